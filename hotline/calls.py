@@ -1,0 +1,157 @@
+"""Call use cases: move one phone call through its IVR flow, one webhook at a time.
+
+The call's place in the flow is kept in the database (``CallSession``), so any
+web worker can serve any step, and a retried webhook gets the very same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from hotline import ivr
+from hotline.config import LineSettings, Settings, normalise_number
+from hotline.db import line_row
+from hotline.intake import create_help_request, request_status_for_caller
+from hotline.models import CallSession, Contact, HelpRequest, Line, utcnow
+from hotline.privacy import store_contact
+
+# Renders the actions of one turn for the provider; gets the step the answer belongs to.
+Renderer = Callable[[Sequence[object], int], str]
+
+
+@dataclass(frozen=True)
+class CallEnv:
+    """What a call needs besides the database: its line, flow and secrets."""
+
+    settings: Settings
+    line: LineSettings
+    flow: ivr.Flow
+    render: Renderer
+
+
+class UnknownCall(LookupError):
+    """A step webhook for a call this app never answered."""
+
+
+def context_for(line: LineSettings, now: datetime, *, operator_available: bool = True):
+    """The facts the IVR engine needs about the line at this moment."""
+    return ivr.CallContext(
+        within_opening_hours=line.is_open(now),
+        postcodes=line.postcodes,
+        register_url=line.register_url,
+        operator_available=operator_available,
+    )
+
+
+def answer_call(
+    session: Session, env: CallEnv, *, call_sid: str, caller_number: str | None
+) -> str:
+    """The first webhook of a call: put the caller's number in the vault, greet them."""
+    call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
+    if call is not None:  # Twilio retried the first webhook
+        return call.last_response
+    line = line_row(session, env.settings, env.line.slug)
+    number = normalise_number(caller_number or "", env.line.country)
+    contact = store_contact(session, env.settings.secrets, number) if number else None
+    call = CallSession(call_sid=call_sid, line_id=line.id, contact_id=contact.id if contact else None)
+    turn = ivr.start_call(env.flow, context_for(env.line, utcnow()), call_key=call_sid)
+    return _complete_turn(session, env, call, line, turn)
+
+
+def continue_call(
+    session: Session,
+    env: CallEnv,
+    *,
+    call_sid: str,
+    step: int,
+    digits: str | None,
+    speech: str | None,
+    recording_sid: str | None,
+) -> str:
+    """A Gather or Record came back: feed the input to the engine and answer the next step."""
+    call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
+    if call is None:
+        raise UnknownCall(call_sid)
+    if step != call.step:  # a retry of a step we already answered
+        return call.last_response
+    if recording_sid:
+        call.state = {**call.state, "recording_sid": recording_sid}
+    line = line_row(session, env.settings, env.line.slug)
+    turn = ivr.handle_input(
+        env.flow,
+        call.state,
+        context_for(env.line, utcnow()),
+        digits=digits or None,
+        speech=speech or None,
+        recording_url_present=bool(recording_sid),
+    )
+    return _complete_turn(session, env, call, line, turn)
+
+
+def _complete_turn(session: Session, env: CallEnv, call: CallSession, line: Line, turn) -> str:
+    """Carry out the turn's effects, store the new state and the answer, commit once."""
+    recording_sid = call.state.get("recording_sid")
+    while turn.effect is not None:
+        result = _carry_out(session, env, call, line, turn.effect, recording_sid)
+        turn = ivr.resume(env.flow, turn.state, context_for(env.line, utcnow()), result)
+    # Keep our own bookkeeping (the recording) beside the engine's state.
+    call.state = {**turn.state, **({"recording_sid": recording_sid} if recording_sid else {})}
+    call.step = turn.state["step"]
+    call.last_node = turn.state.get("node")
+    call.updated_at = utcnow()
+    call.last_response = env.render(turn.actions, call.step)
+    session.add(call)
+    session.commit()
+    return call.last_response
+
+
+def _carry_out(session, env, call, line, effect, recording_sid) -> dict:
+    """Do the work an IVR effect asks for; return what the engine needs to go on."""
+    contact = session.get(Contact, call.contact_id) if call.contact_id else None
+    data = effect.data
+    if effect.name in ("create_request", "create_callback_request"):
+        help_request = create_help_request(
+            session,
+            line=line,
+            contact=contact,
+            call_sid=call.call_sid,
+            source="ivr" if effect.name == "create_request" else "callback",
+            language=data.get("language"),
+            category=data.get("category"),
+            postcode=data.get("postcode"),
+            urgency=data.get("urgency"),
+            recording_sid=recording_sid,
+        )
+        call.help_request_id = help_request.id
+        return {"reference": help_request.reference}
+    if effect.name == "lookup_request":
+        status = request_status_for_caller(
+            session,
+            line=line,
+            reference=str(data.get("reference", "")),
+            caller_hash=contact.caller_hash if contact else None,
+        )
+        return {"status": status}
+    raise ValueError(f"unknown IVR effect {effect.name!r}")
+
+
+def help_request_for_call(session: Session, call_sid: str) -> HelpRequest | None:
+    """The help request a call created, if any."""
+    return session.exec(select(HelpRequest).where(HelpRequest.call_sid == call_sid)).first()
+
+
+def record_call_end(session: Session, *, call_sid: str, status: str) -> CallSession | None:
+    """Note how a call ended (completed, busy, no-answer...) and in which menu. Idempotent."""
+    call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
+    if call is None:
+        return None
+    if call.ended_at is None:
+        call.ended_at = utcnow()
+    call.end_status = status
+    session.add(call)
+    session.commit()
+    return call

@@ -1,0 +1,175 @@
+"""The ``hotline`` command: demo, serve, worker, db, flow and more (a Flask CLI group)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from hotline import create_app
+from hotline.config import ConfigError, generate_secrets, load_settings
+
+
+def _create_app() -> Flask:
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def cli() -> None:
+    """Leuven Helpt hotline: IVR intake, call-centre UI and volunteer dispatch.
+
+    Configuration comes from config.toml (or the file in HOTLINE_CONFIG) and
+    HOTLINE_* environment variables; see the README's Configuration section.
+    """
+
+
+def main() -> None:
+    """Entry point of the ``hotline`` console script."""
+    cli.main(prog_name="hotline")
+
+
+# --- database ---------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the tables, then register the configured lines."""
+    from hotline.db import get_engine, session_scope, sync_lines, upgrade
+
+    upgrade(get_engine(), revision)
+    with session_scope(get_engine()) as session:
+        lines = sync_lines(session, current_app.extensions["hotline.settings"])
+    click.echo(f"database at revision {revision}; lines: {', '.join(line.slug for line in lines)}")
+
+
+@db.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Show the schema revision the database is at."""
+    from alembic import command
+
+    from hotline.db import alembic_config, get_engine
+
+    command.current(alembic_config(get_engine()))
+
+
+# --- worker and server -------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Run the jobs that are waiting, then stop.")
+@click.option(
+    "--queue", "-q", "queues", multiple=True,
+    help="Queue to listen on (repeatable); default: all, most urgent first.",
+)
+@with_appcontext
+def worker(burst: bool, queues: tuple[str, ...]) -> None:
+    """Run an rq worker (with rq's scheduler) and the outbox relay, inside the app."""
+    from hotline.worker import run_worker
+
+    run_worker(current_app._get_current_object(), queues=queues or None, burst=burst)
+
+
+@cli.command()
+@click.option("--bind", default="127.0.0.1:5000", show_default=True, help="Address to listen on.")
+@click.option("--workers", default=2, show_default=True, help="gunicorn sync worker processes.")
+def serve(bind: str, workers: int) -> None:
+    """Serve the web app with gunicorn (production). Run `hotline worker` beside it."""
+    _create_app()  # fail here, with a clear message, rather than in every gunicorn worker
+    os.execvp(
+        sys.executable,
+        [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
+         "--worker-class", "sync", "--access-logfile", "-", "hotline.wsgi:app"],
+    )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def demo(host: str, port: int) -> None:
+    """Try the hotline locally: web app + worker on SQLite and an embedded Redis, demo data.
+
+    Stops cleanly on Ctrl-C: the worker and the embedded Redis stop with it.
+    """
+    from hotline.demo import run_demo
+
+    try:
+        run_demo(host=host, port=port)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command("secrets")
+def secrets_command() -> None:
+    """Print freshly generated secrets as environment variables, for production."""
+    generated = generate_secrets()
+    click.echo(f"HOTLINE_SECRET_KEY={generated['secret_key']}")
+    click.echo(f"HOTLINE_VAULT_KEY={generated['vault_key']}")
+    click.echo(f"HOTLINE_HASH_PEPPER={generated['hash_pepper']}")
+    click.echo("# TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN come from the Twilio console.")
+
+
+# --- IVR flows ---------------------------------------------------------------------------
+
+
+@cli.group()
+def flow() -> None:
+    """The IVR menus in ivr_flows/: check, simulate, draw."""
+
+
+@flow.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def flow_check(paths: tuple[Path, ...]) -> None:
+    """Validate flow files (default: every file in the configured flows folder)."""
+    from hotline.ivr import FlowError, load_flow
+
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    files = list(paths) or sorted(settings.flows_dir.glob("*.toml"))
+    if not files:
+        raise click.ClickException(f"no flow files in {settings.flows_dir}")
+    failed = 0
+    for path in files:
+        try:
+            loaded = load_flow(path)
+        except FlowError as error:
+            failed += 1
+            click.echo(f"error: {error}", err=True)
+            continue
+        click.echo(f"ok: {path} ({len(loaded.nodes)} nodes, languages {', '.join(loaded.languages)})")
+    if failed:
+        sys.exit(1)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Ask a child process to stop (SIGTERM), then insist (SIGKILL)."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,426 @@
+"""Load, merge and validate the hotline's configuration.
+
+Precedence, lowest first: ``config.toml`` (or the file named by ``HOTLINE_CONFIG``),
+``HOTLINE_*`` environment variables, then the mapping given to ``create_app``.
+Secrets come only from the environment; in demo mode missing ones are generated
+once and kept in the instance folder so that restarts keep working.
+A mistake is reported as a :class:`ConfigError` that names the file, line and key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets as secrets_module
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
+MODES = ("demo", "production")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# key -> (type, default). Every key of the [hotline] table may also be set as HOTLINE_<KEY>.
+GENERAL_KEYS: dict[str, tuple[type, Any]] = {
+    "mode": (str, "demo"),
+    "public_base_url": (str, "http://127.0.0.1:5000"),
+    "instance_path": (str, "instance"),
+    "trust_proxy": (bool, False),
+    "twilio_api_base_url": (str, "https://api.twilio.com"),
+    "flows_dir": (str, "ivr_flows"),
+    "outbox_relay_interval": (int, 5),
+    "log_level": (str, "INFO"),
+}
+# Settings that may carry credentials: environment (or create_app) only, never the file.
+ENVIRONMENT_ONLY_KEYS = ("database_url", "redis_url")
+# name of the environment variable -> attribute of Secrets
+SECRET_VARIABLES = {
+    "HOTLINE_SECRET_KEY": "secret_key",
+    "HOTLINE_VAULT_KEY": "vault_key",
+    "HOTLINE_HASH_PEPPER": "hash_pepper",
+    "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+    "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+}
+LINE_KEYS: dict[str, tuple[type, Any]] = {
+    "name": (str, None),
+    "phone_number": (str, None),
+    "country": (str, "BE"),
+    "flow": (str, None),
+    "languages": (list, ["nl"]),
+    "timezone": (str, "Europe/Brussels"),
+    "opening_hours": (object, "08:00-20:00"),
+    "register_url": (str, ""),
+    "postcodes": (dict, None),
+    "operator_numbers": (list, []),
+}
+
+
+class ConfigError(Exception):
+    """A configuration mistake, with a message that names the file, line and key."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret values; never logged, never written to config.toml."""
+
+    secret_key: str
+    vault_key: str
+    hash_pepper: str
+    twilio_account_sid: str
+    twilio_auth_token: str
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and debug output
+        return "Secrets(<hidden>)"
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    """One help line (tenant): its public number, languages, hours and area."""
+
+    slug: str
+    name: str
+    phone_number: str  # the hotline's own public number, E.164
+    country: str
+    flow: str
+    languages: tuple[str, ...]
+    timezone: str
+    opening_hours: dict[int, tuple[time, time] | None]  # weekday (0 = Monday) -> open, close
+    register_url: str
+    postcodes: dict[str, str]  # postcode -> municipality
+    operator_numbers: tuple[str, ...] = ()
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether operators are on duty at the (timezone-aware) moment ``at``."""
+        local = at.astimezone(ZoneInfo(self.timezone))
+        hours = self.opening_hours.get(local.weekday())
+        return hours is not None and hours[0] <= local.time() < hours[1]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one hotline installation."""
+
+    config_file: Path
+    mode: str
+    public_base_url: str
+    instance_path: Path
+    trust_proxy: bool
+    twilio_api_base_url: str
+    flows_dir: Path
+    outbox_relay_interval: int
+    log_level: str
+    database_url: str
+    redis_url: str | None  # None: an embedded Redis in the instance folder
+    lines: dict[str, LineSettings]
+    secrets: Secrets = field(repr=False)
+
+    @property
+    def embedded_redis_path(self) -> Path:
+        """The data file of the embedded Redis server (its socket lives beside it)."""
+        return self.instance_path / "redis.db"
+
+    def line_for_number(self, called_number: str | None) -> LineSettings:
+        """The line whose public number was dialled; the first line when none matches."""
+        normalised = normalise_number(called_number or "", "BE")
+        for line in self.lines.values():
+            if line.phone_number == normalised:
+                return line
+        return next(iter(self.lines.values()))
+
+
+def normalise_number(raw: str, country: str) -> str | None:
+    """E.164 form of a phone number, or None when it is not a valid number."""
+    try:
+        parsed = phonenumbers.parse(raw, country)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the config file, apply environment and ``overrides``, validate, return Settings."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    config_file = Path(
+        overrides.pop("config_file", None) or environ.get("HOTLINE_CONFIG") or DEFAULT_CONFIG_FILE
+    ).resolve()
+    document = _read_toml(config_file)
+    source = _Source(config_file)
+
+    unknown_tables = set(document) - {"hotline", "lines"}
+    if unknown_tables:
+        raise source.error(sorted(unknown_tables)[0], "unknown table or key")
+    general = document.get("hotline", {})
+    if not isinstance(general, dict):
+        raise source.error("hotline", "must be a table: [hotline]")
+    for key in general:
+        if key in ENVIRONMENT_ONLY_KEYS:
+            raise source.error(
+                f"hotline.{key}",
+                f"may hold credentials: set HOTLINE_{key.upper()} in the environment instead",
+            )
+        if key not in GENERAL_KEYS:
+            raise source.error(f"hotline.{key}", f"unknown key (known: {', '.join(GENERAL_KEYS)})")
+
+    values: dict[str, Any] = {}
+    for key, (kind, default) in GENERAL_KEYS.items():
+        if key in overrides:
+            values[key] = _coerce(overrides.pop(key), kind, f"create_app(config) key '{key}'")
+        elif f"HOTLINE_{key.upper()}" in environ:
+            name = f"HOTLINE_{key.upper()}"
+            values[key] = _coerce(environ[name], kind, f"environment variable {name}")
+        elif key in general:
+            values[key] = _coerce(general[key], kind, source.where(f"hotline.{key}"))
+        else:
+            values[key] = default
+    for key in ENVIRONMENT_ONLY_KEYS:
+        values[key] = overrides.pop(key, None) or environ.get(f"HOTLINE_{key.upper()}") or None
+    secret_overrides = overrides.pop("secrets", {})
+    if overrides:
+        raise ConfigError(f"create_app(config): unknown key '{sorted(overrides)[0]}'")
+
+    if values["mode"] not in MODES:
+        raise ConfigError(
+            f"{source.where('hotline.mode')}: must be one of {', '.join(MODES)}, "
+            f"got '{values['mode']}'"
+        )
+    base = config_file.parent
+    instance_path = (base / values["instance_path"]).resolve()
+    flows_dir = (base / values["flows_dir"]).resolve()
+    lines = _load_lines(document.get("lines"), source)
+    database_url = values["database_url"] or f"sqlite:///{instance_path / 'hotline.sqlite3'}"
+    secrets = _load_secrets(values["mode"], instance_path, environ, secret_overrides)
+    return Settings(
+        config_file=config_file,
+        mode=values["mode"],
+        public_base_url=values["public_base_url"].rstrip("/"),
+        instance_path=instance_path,
+        trust_proxy=values["trust_proxy"],
+        twilio_api_base_url=values["twilio_api_base_url"].rstrip("/"),
+        flows_dir=flows_dir,
+        outbox_relay_interval=values["outbox_relay_interval"],
+        log_level=values["log_level"].upper(),
+        database_url=database_url,
+        redis_url=values["redis_url"],
+        lines=lines,
+        secrets=secrets,
+    )
+
+
+class _Source:
+    """Points at keys in one config file, with line numbers where they can be found."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lines = path.read_text(encoding="utf-8").splitlines()
+
+    def line_of(self, dotted_key: str) -> int | None:
+        last = dotted_key.rsplit(".", 1)[-1]
+        pattern = re.compile(rf"^\s*(\[.*\b{re.escape(last)}\]|\"?{re.escape(last)}\"?\s*=)")
+        for number, text in enumerate(self.lines, start=1):
+            if pattern.search(text):
+                return number
+        return None
+
+    def where(self, dotted_key: str) -> str:
+        line = self.line_of(dotted_key)
+        at = f", line {line}" if line else ""
+        return f"{self.path}{at}: key '{dotted_key}'"
+
+    def error(self, dotted_key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.where(dotted_key)}: {problem}")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: configuration file not found (set HOTLINE_CONFIG to its path)"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+
+
+def _coerce(value: Any, kind: type, where: str) -> Any:
+    """Convert environment strings; check the type of values from TOML."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false",
+                                                        "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{where}: must be true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: must be a whole number, got {value!r}")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: must be a whole number, got {value!r}") from None
+        if number <= 0:
+            raise ConfigError(f"{where}: must be greater than 0, got {number}")
+        return number
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(f"{where}: must be a string, got {value!r}")
+    return value
+
+
+def _load_lines(table: Any, source: _Source) -> dict[str, LineSettings]:
+    if not isinstance(table, dict) or not table:
+        raise source.error("lines", "at least one line is needed, e.g. [lines.leuven]")
+    lines = {}
+    for slug, raw in table.items():
+        prefix = f"lines.{slug}"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
+            raise source.error(prefix, "a line's name must be lower-case letters, digits or '-'")
+        if not isinstance(raw, dict):
+            raise source.error(prefix, "must be a table")
+        for key in raw:
+            if key not in LINE_KEYS:
+                raise source.error(f"{prefix}.{key}", f"unknown key (known: {', '.join(LINE_KEYS)})")
+        values = {}
+        for key, (kind, default) in LINE_KEYS.items():
+            if key not in raw:
+                if default is None:
+                    raise source.error(f"{prefix}.{key}", "is required")
+                values[key] = default
+                continue
+            value = raw[key]
+            if kind is not object and not isinstance(value, kind):
+                raise source.error(f"{prefix}.{key}", f"must be a {kind.__name__}, got {value!r}")
+            values[key] = value
+        country = values["country"].upper()
+        number = normalise_number(values["phone_number"], country)
+        if number is None:
+            raise source.error(f"{prefix}.phone_number", f"not a valid phone number in {country}")
+        operators = []
+        for raw_number in values["operator_numbers"]:
+            operator = normalise_number(str(raw_number), country)
+            if operator is None:
+                raise source.error(f"{prefix}.operator_numbers", "holds an invalid phone number")
+            operators.append(operator)
+        try:
+            ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise source.error(f"{prefix}.timezone", f"unknown time zone {values['timezone']!r}")
+        postcodes = {str(code): str(name) for code, name in values["postcodes"].items()}
+        if not postcodes or not all(re.fullmatch(r"\d{4}", code) for code in postcodes):
+            raise source.error(f"{prefix}.postcodes", "needs four-digit postcodes: 3000 = \"Leuven\"")
+        languages = tuple(values["languages"])
+        if not languages or not all(lang in ("nl", "fr", "en", "de") for lang in languages):
+            raise source.error(f"{prefix}.languages", "languages are among nl, fr, en, de")
+        lines[slug] = LineSettings(
+            slug=slug,
+            name=values["name"],
+            phone_number=number,
+            country=country,
+            flow=values["flow"],
+            languages=languages,
+            timezone=values["timezone"],
+            opening_hours=_parse_opening_hours(values["opening_hours"], source, prefix),
+            register_url=values["register_url"],
+            postcodes=postcodes,
+            operator_numbers=tuple(operators),
+        )
+    return lines
+
+
+def _parse_opening_hours(
+    value: Any, source: _Source, prefix: str
+) -> dict[int, tuple[time, time] | None]:
+    """"08:00-20:00" for every day, or a table {mon = "08:00-20:00", sun = ""} (empty: closed)."""
+    key = f"{prefix}.opening_hours"
+    per_day = {day: value for day in WEEKDAYS} if isinstance(value, str) else value
+    if not isinstance(per_day, dict):
+        raise source.error(key, 'must be "HH:MM-HH:MM" or a table of weekdays')
+    hours: dict[int, tuple[time, time] | None] = {}
+    for day, span in per_day.items():
+        if day not in WEEKDAYS:
+            raise source.error(key, f"unknown weekday {day!r} (use {', '.join(WEEKDAYS)})")
+        if span in ("", "closed"):
+            hours[WEEKDAYS.index(day)] = None
+            continue
+        match = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", str(span))
+        if not match:
+            raise source.error(key, f'{day}: expected "HH:MM-HH:MM", got {span!r}')
+        h1, m1, h2, m2 = (int(part) for part in match.groups())
+        try:
+            opens, closes = time(h1, m1), time(h2, m2) if (h2, m2) != (24, 0) else time.max
+        except ValueError:
+            raise source.error(key, f"{day}: not a time of day: {span!r}") from None
+        if closes <= opens:
+            raise source.error(key, f"{day}: closing time must be after opening time")
+        hours[WEEKDAYS.index(day)] = (opens, closes)
+    return hours
+
+
+def _load_secrets(
+    mode: str, instance_path: Path, environ: Mapping[str, str], overrides: Mapping[str, str]
+) -> Secrets:
+    values = {attr: overrides.get(attr) or environ.get(var) for var, attr in SECRET_VARIABLES.items()}
+    missing = [var for var, attr in SECRET_VARIABLES.items() if not values[attr]]
+    if missing and mode == "production":
+        raise ConfigError(
+            f"environment variable {missing[0]} is not set; production mode needs "
+            f"{', '.join(SECRET_VARIABLES)} (see README, Configuration)"
+        )
+    if missing:
+        stored = _demo_secrets(instance_path)
+        for var in missing:
+            values[SECRET_VARIABLES[var]] = stored[SECRET_VARIABLES[var]]
+    try:
+        Fernet(values["vault_key"].encode())
+    except (ValueError, TypeError):
+        raise ConfigError(
+            "environment variable HOTLINE_VAULT_KEY is not a Fernet key "
+            "(32 url-safe base64-encoded bytes; make one with `hotline secrets`)"
+        ) from None
+    return Secrets(**values)
+
+
+def generate_secrets() -> dict[str, str]:
+    """Fresh random values for every secret (Twilio's are placeholders for demo use)."""
+    return {
+        "secret_key": secrets_module.token_urlsafe(32),
+        "vault_key": Fernet.generate_key().decode(),
+        "hash_pepper": secrets_module.token_urlsafe(32),
+        "twilio_account_sid": "AC" + secrets_module.token_hex(16),
+        "twilio_auth_token": secrets_module.token_hex(16),
+    }
+
+
+def _demo_secrets(instance_path: Path) -> dict[str, str]:
+    """Secrets generated on first start in demo mode and kept, so restarts can read the vault."""
+    path = instance_path / "demo-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    instance_path.mkdir(parents=True, exist_ok=True)
+    generated = generate_secrets()
+    # Write aside, then link into place: when web and worker start together,
+    # exactly one set wins and nobody reads a half-written file.
+    spare = path.with_name(f".{path.name}.{os.getpid()}")
+    spare.write_text(json.dumps(generated))
+    spare.chmod(0o600)
+    try:
+        os.link(spare, path)
+    except FileExistsError:
+        generated = json.loads(path.read_text())
+    finally:
+        spare.unlink()
+    return generated

@@ -1,0 +1,69 @@
+"""``hotline demo``: the whole product on one machine, with nothing installed but Python."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import click
+from werkzeug.serving import make_server
+
+from hotline import create_app
+from hotline.config import load_settings
+from hotline.db import get_engine, session_scope, sync_lines, upgrade
+from hotline.demo_data import create_demo_data
+from hotline.queue import embedded_redis
+
+
+def run_demo(*, host: str, port: int) -> None:
+    """Start an embedded Redis, a worker and the web app; stop all three on Ctrl-C."""
+    base_url = f"http://{host}:{port}"
+    settings = load_settings({"public_base_url": base_url})
+    redis_server = None
+    environment = dict(os.environ, HOTLINE_PUBLIC_BASE_URL=base_url)
+    if settings.redis_url is None:
+        # This process owns the embedded Redis; the worker joins it through its socket,
+        # so nothing but this process can shut it down, and Ctrl-C here stops it.
+        redis_server = embedded_redis(settings.embedded_redis_path)
+        environment["HOTLINE_REDIS_URL"] = f"unix://{redis_server.socket_file}"
+        settings = load_settings(
+            {"public_base_url": base_url, "redis_url": environment["HOTLINE_REDIS_URL"]}
+        )
+    worker = server = None
+    try:
+        app = create_app(settings)
+        with app.app_context():
+            upgrade(get_engine())
+            with session_scope(get_engine()) as session:
+                sync_lines(session, settings)
+                created = create_demo_data(session, settings)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "worker"], env=environment,
+            start_new_session=True,  # Ctrl-C reaches it through us, in order
+        )
+        server = make_server(host, port, app, threaded=True)
+        line = next(iter(settings.lines.values()))
+        click.echo(
+            f"\nLeuven Helpt demo is running ({created} demo requests created).\n"
+            f"  Call centre:      {base_url}/\n"
+            f"  Voice webhook:    {base_url}/twilio/voice  (Twilio: 'A call comes in', POST)\n"
+            f"  Status callback:  {base_url}/twilio/voice/status\n"
+            f"  Line:             {line.name}, {line.phone_number}\n"
+            f"  Data:             {settings.instance_path}\n"
+            "Try the menus in a terminal: hotline flow simulate\n"
+            "Press Ctrl-C to stop.\n"
+        )
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("\nStopping...")
+    finally:
+        if worker is not None:
+            from hotline.cli import stop_process
+
+            stop_process(worker)
+        if server is not None:
+            server.server_close()
+        if redis_server is not None:
+            redis_server.shutdown(save=True)
+        click.echo("Stopped: web app, worker and embedded Redis.")

@@ -1,0 +1,37 @@
+"""Made-up help requests so that a demo's call centre is not empty."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from hotline.config import Settings
+from hotline.db import line_row
+from hotline.intake import create_help_request
+from hotline.models import HelpRequest, utcnow
+from hotline.privacy import store_contact
+
+# Numbers in a range no Belgian operator hands out to subscribers; they go to the vault anyway.
+DEMO_REQUESTS = [
+    ("+32470000001", "nl", "groceries", "3000", "today", 50),
+    ("+32470000002", "nl", "talk", "3010", "soon", 35),
+    ("+32470000003", "fr", "groceries", "3001", "today", 20),
+    ("+32470000004", "en", "dog", "3012", "soon", 5),
+]
+
+
+def create_demo_data(session: Session, settings: Settings) -> int:
+    """Create a few demo requests on the first line, once. Returns how many were created."""
+    if session.exec(select(HelpRequest.id)).first() is not None:
+        return 0
+    line = line_row(session, settings, next(iter(settings.lines)))
+    for number, language, category, postcode, urgency, minutes_ago in DEMO_REQUESTS:
+        contact = store_contact(session, settings.secrets, number)
+        help_request = create_help_request(
+            session, line=line, contact=contact, language=language, category=category,
+            postcode=postcode, urgency=urgency,
+        )
+        help_request.created_at = utcnow() - timedelta(minutes=minutes_ago)
+        session.add(help_request)
+    return len(DEMO_REQUESTS)

@@ -1,0 +1,140 @@
+"""The database tables (SQLModel).
+
+No table outside :class:`Contact` holds a phone number: a caller is a keyed
+hash plus a pointer into the vault, where the number is encrypted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current moment, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Stores UTC and always hands back timezone-aware datetimes, on SQLite too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use datetime.now(timezone.utc)")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class RequestStatus(StrEnum):
+    """Where a help request is in its life."""
+
+    NEW = "new"
+    TRIAGED = "triaged"
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Line(SQLModel, table=True):
+    """A help line (tenant). Its settings live in config.toml; this row anchors its data."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    # The hotline's own public number (e.g. +3216272772), not a resident's.
+    phone_number: str = Field(max_length=32)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class Contact(SQLModel, table=True):
+    """The contact vault: one resident's phone number, encrypted, found by its keyed hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    caller_hash: str = Field(max_length=64, unique=True, index=True)
+    encrypted_number: str = Field(sa_type=sa.Text)
+    created_at: datetime = _when(default_factory=utcnow)
+    last_seen_at: datetime = _when(default_factory=utcnow)
+
+
+class HelpRequest(SQLModel, table=True):
+    """An anonymised request for help, as operators see it."""
+
+    __tablename__ = "help_request"
+    __table_args__ = (sa.UniqueConstraint("line_id", "reference", name="uq_help_request_reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    line_id: int = Field(foreign_key="line.id", index=True)
+    reference: str = Field(max_length=6)
+    source: str = Field(default="ivr", max_length=16)  # ivr | live | callback
+    status: str = Field(default=RequestStatus.NEW, max_length=16, index=True)
+    language: str | None = Field(default=None, max_length=8)
+    category: str | None = Field(default=None, max_length=32)
+    postcode: str | None = Field(default=None, max_length=8)
+    urgency: str | None = Field(default=None, max_length=16)
+    message: str = Field(default="", sa_type=sa.Text)
+    transcript: str | None = Field(default=None, sa_type=sa.Text)
+    recording_sid: str | None = Field(default=None, max_length=64)
+    notes: str = Field(default="", sa_type=sa.Text)
+    caller_hash: str | None = Field(default=None, max_length=64, index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    # One request per call at most: Twilio's retries must not create a second one.
+    call_sid: str | None = Field(default=None, max_length=64, unique=True)
+    created_at: datetime = _when(default_factory=utcnow, index=True)
+    updated_at: datetime = _when(default_factory=utcnow)
+    announced_at: datetime | None = _when(default=None)
+
+
+class CallSession(SQLModel, table=True):
+    """One phone call's place in the IVR, so that any web worker can serve its next step."""
+
+    __tablename__ = "call_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_sid: str = Field(max_length=64, unique=True, index=True)
+    line_id: int = Field(foreign_key="line.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    state: dict = Field(default_factory=dict, sa_type=JSON)
+    step: int = 0
+    # The TwiML answered for the current step, replayed verbatim when Twilio retries it.
+    last_response: str = Field(default="", sa_type=sa.Text)
+    help_request_id: int | None = Field(default=None, foreign_key="help_request.id")
+    started_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+    ended_at: datetime | None = _when(default=None)
+    end_status: str | None = Field(default=None, max_length=32)
+    last_node: str | None = Field(default=None, max_length=64)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Work to be queued, written in the same transaction as the change that causes it."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    queue: str = Field(max_length=32)
+    job: str = Field(max_length=128)  # dotted path of the rq job function
+    # Ids only, never personal data: job arguments end up in Redis and in worker logs.
+    payload: dict = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _when(default_factory=utcnow)
+    enqueued_at: datetime | None = _when(default=None, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=sa.Text)

