@@ -39,7 +39,10 @@ def reveal_number(contact: Contact, secrets: Secrets) -> str:
 
 # Seven or more digits, possibly grouped by spaces, dots, slashes or dashes, optionally
 # after + or 00: catches E.164 and the way Belgians write numbers (016/27 27 72).
-PHONE_NUMBER_PATTERN = re.compile(r"(?<![\w])(?:\+|%2B)?\d(?:[\s./-]?\d){6,}(?![\w])")
+# Dates (2026-11-26) are not numbers; ids inside SIDs are protected by the word boundaries.
+PHONE_NUMBER_PATTERN = re.compile(
+    r"(?<![\w])(?!\d{4}-\d{2}-\d{2})(?:\+|%2B)?\d(?:[\s./-]?\d){6,}(?![\w])"
+)
 
 
 def redact_phone_numbers(text: str) -> str:

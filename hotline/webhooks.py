@@ -60,8 +60,8 @@ def _call_env() -> calls.CallEnv:
     flow = get_flow(line.flow)
     provider = get_provider()
     voices = {
-        language: Voice(language=language, voice=voice, rate=flow.speaking_rate)
-        for language, voice in flow.voices.items()
+        language.code: Voice(language=language.code, voice=language.voice, rate=flow.speaking_rate)
+        for language in flow.languages.values()
     }
 
     def render(actions, step: int) -> str:

@@ -19,7 +19,7 @@ Text = Mapping[str, str]
 OPERATOR_KEY = "0"
 REPEAT_KEY = "9"
 BACK_KEY = "*"
-RESERVED_KEYS = (OPERATOR_KEY, REPEAT_KEY, BACK_KEY)
+COMMON_KEYS = {"operator": OPERATOR_KEY, "repeat": REPEAT_KEY, "back": BACK_KEY}
 
 # Facts a branch node may test: the boolean fields of CallContext.
 CONDITIONS = ("within_opening_hours", "operator_available")
@@ -96,7 +96,10 @@ class MenuNode(Node):
     back: bool = True  # whether * goes back from here
 
     def exits(self) -> list[Exit]:
-        return [Exit(key_path=f"options.{key}.goto", label=key, target=option.goto) for key, option in self.options.items()]
+        return [
+            Exit(key_path=f"options.{key}.goto", label=key, target=option.goto)
+            for key, option in self.options.items()
+        ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,7 +119,7 @@ class DigitsNode(Node):
     def exits(self) -> list[Exit]:
         found = [Exit(key_path="goto", label="ok", target=self.goto)]
         if self.invalid:
-            found.append(Exit(key_path="invalid", label=f"unknown {self.check}", target=self.invalid))
+            found.append(Exit(key_path="invalid", label="rejected", target=self.invalid))
         return found
 
 
@@ -158,8 +161,8 @@ class BranchNode(Node):
 
     def exits(self) -> list[Exit]:
         return [
-            Exit(key_path="then", label=f"{self.condition}", target=self.then),
-            Exit(key_path="else", label=f"not {self.condition}", target=self.otherwise),
+            Exit(key_path="then", label="yes", target=self.then),
+            Exit(key_path="else", label="no", target=self.otherwise),
         ]
 
 
@@ -176,7 +179,10 @@ class EffectNode(Node):
     branches: Mapping[str, str] | None = None  # result value -> node
 
     def exits(self) -> list[Exit]:
-        found = [Exit(key_path=f"branches.{value}", label=value, target=target) for value, target in (self.branches or {}).items()]
+        found = [
+            Exit(key_path=f"branches.{value}", label=value, target=target)
+            for value, target in (self.branches or {}).items()
+        ]
         found.append(Exit(key_path="goto", label="other" if found else "", target=self.goto))
         return found
 
@@ -202,11 +208,6 @@ class HangupNode(Node):
     """Say goodbye and end the call."""
 
     type: ClassVar[str] = "hangup"
-
-
-NODE_TYPES: dict[str, type[Node]] = {
-    cls.type: cls for cls in (MenuNode, DigitsNode, RecordNode, SayNode, BranchNode, EffectNode, DialNode, HangupNode)
-}
 
 
 @dataclass(frozen=True, kw_only=True)

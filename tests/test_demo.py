@@ -1,0 +1,96 @@
+"""`hotline demo`: a newcomer's first command serves the hotline and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"demo exited early:\n{process.stdout.read()}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+def processes_with_environment(entry: str) -> list[str]:
+    """Command lines of live processes whose environment holds ``entry`` (inherited by children)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if entry.encode() not in environ.read_bytes().split(b"\0"):
+                continue
+            command = (environ.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+            state = (environ.parent / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if state != "Z":
+            found.append(command.decode(errors="replace"))
+    return found
+
+
+def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanly(tmp_path):
+    port = free_port()
+    instance = tmp_path / "instance"
+    environment = {
+        key: value for key, value in os.environ.items()
+        if not key.startswith(("HOTLINE_", "TWILIO_"))
+    }
+    environment["HOTLINE_INSTANCE_PATH"] = str(instance)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hotline.cli", "demo", "--port", str(port)],
+        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/health", process)
+        page = urllib.request.urlopen(f"{base}/").read().decode()
+        assert "Leuven Helpt" in page and "open help requests" in page
+
+        token = json.loads((instance / "demo-secrets.json").read_text())["twilio_auth_token"]
+        params = {"CallSid": "CA" + "d" * 32, "From": "+32470999999", "To": "+3216272772",
+                  "CallStatus": "ringing"}
+        signature = RequestValidator(token).compute_signature(f"{base}/twilio/voice", params)
+        request = urllib.request.Request(
+            f"{base}/twilio/voice", data=urllib.parse.urlencode(params).encode(),
+            headers={"X-Twilio-Signature": signature},
+        )
+        answer = urllib.request.urlopen(request).read().decode()
+        assert answer.startswith("<?xml") and "<Response>" in answer and "Leuven Helpt" in answer
+        running = processes_with_environment(f"HOTLINE_INSTANCE_PATH={instance}")
+        assert any("redis-server" in command for command in running)
+        assert any("worker" in command for command in running)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "Stopped: web app, worker and embedded Redis." in output
+    assert "470999999" not in output  # the caller's number is not logged
+    time.sleep(0.5)
+    assert processes_with_environment(f"HOTLINE_INSTANCE_PATH={instance}") == []
