@@ -10,12 +10,19 @@ from hotline.models import HelpRequest, RequestStatus
 from hotline.outbox import pending_count
 
 blueprint = Blueprint(
-    "callcenter", __name__, template_folder="templates", static_folder="static",
+    "callcenter",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
     static_url_path="/static/callcenter",
 )
 
-OPEN_STATUSES = (RequestStatus.NEW, RequestStatus.TRIAGED, RequestStatus.ASSIGNED,
-                 RequestStatus.ACCEPTED)
+OPEN_STATUSES = (
+    RequestStatus.NEW,
+    RequestStatus.TRIAGED,
+    RequestStatus.ASSIGNED,
+    RequestStatus.ACCEPTED,
+)
 
 
 @blueprint.get("/")
@@ -23,9 +30,11 @@ def index() -> str:
     """The first page: the lines served and how many requests wait (counts only, no people)."""
     settings = current_app.extensions["hotline.settings"]
     session = get_session()
-    waiting = len(session.exec(
-        select(HelpRequest.id).where(HelpRequest.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
-    ).all())
+    waiting = len(
+        session.exec(
+            select(HelpRequest.id).where(HelpRequest.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+        ).all()
+    )
     return render_template(
         "callcenter/index.html",
         lines=settings.lines.values(),

@@ -15,8 +15,12 @@ from sqlmodel import Session, select
 from hotline import ivr
 from hotline.config import LineSettings, Settings, normalise_number
 from hotline.db import line_row
-from hotline.intake import create_help_request, request_status_for_caller
-from hotline.models import CallSession, Contact, HelpRequest, Line, utcnow
+from hotline.intake import (
+    create_help_request,
+    create_volunteer_lead,
+    request_status_for_caller,
+)
+from hotline.models import CallSession, Contact, HelpRequest, Line, VolunteerLead, utcnow
 from hotline.privacy import store_contact
 
 # Renders the actions of one turn for the provider; gets the step the answer belongs to.
@@ -37,19 +41,18 @@ class UnknownCall(LookupError):
     """A step webhook for a call this app never answered."""
 
 
-def context_for(line: LineSettings, now: datetime, *, operator_available: bool = True):
+def context_for(line: LineSettings, now: datetime) -> ivr.CallContext:
     """The facts the IVR engine needs about the line at this moment."""
     return ivr.CallContext(
         within_opening_hours=line.is_open(now),
         postcodes=line.postcodes,
         register_url=line.register_url,
-        operator_available=operator_available,
+        # Without operator phones nobody can be connected: go straight to the call-back path.
+        operator_available=bool(line.operator_numbers),
     )
 
 
-def answer_call(
-    session: Session, env: CallEnv, *, call_sid: str, caller_number: str | None
-) -> str:
+def answer_call(session: Session, env: CallEnv, *, call_sid: str, caller_number: str | None) -> str:
     """The first webhook of a call: put the caller's number in the vault, greet them."""
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
     if call is not None:  # Twilio retried the first webhook
@@ -57,7 +60,9 @@ def answer_call(
     line = line_row(session, env.settings, env.line.slug)
     number = normalise_number(caller_number or "", env.line.country)
     contact = store_contact(session, env.settings.secrets, number) if number else None
-    call = CallSession(call_sid=call_sid, line_id=line.id, contact_id=contact.id if contact else None)
+    call = CallSession(
+        call_sid=call_sid, line_id=line.id, contact_id=contact.id if contact else None
+    )
     turn = ivr.start_call(env.flow, context_for(env.line, utcnow()), call_key=call_sid)
     return _complete_turn(session, env, call, line, turn)
 
@@ -71,8 +76,14 @@ def continue_call(
     digits: str | None,
     speech: str | None,
     recording_sid: str | None,
+    dial_status: str | None = None,
 ) -> str:
-    """A Gather or Record came back: feed the input to the engine and answer the next step."""
+    """A Gather, Record or Dial came back: feed the outcome to the engine, answer the next step.
+
+    ``dial_status`` is Twilio's DialCallStatus: "completed" when an operator spoke
+    with the caller; anything else (no-answer, busy, failed, the caller pressed *)
+    sends the caller to leave a message for a call-back.
+    """
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
     if call is None:
         raise UnknownCall(call_sid)
@@ -81,25 +92,30 @@ def continue_call(
     if recording_sid:
         call.state = {**call.state, "recording_sid": recording_sid}
     line = line_row(session, env.settings, env.line.slug)
-    turn = ivr.handle_input(
-        env.flow,
-        call.state,
-        context_for(env.line, utcnow()),
-        digits=digits or None,
-        speech=speech or None,
-        recording_url_present=bool(recording_sid),
-    )
+    context = context_for(env.line, utcnow())
+    if dial_status is not None and dial_status != "completed":
+        turn = ivr.operator_fallback(env.flow, call.state, context)
+    else:
+        turn = ivr.handle_input(
+            env.flow,
+            call.state,
+            context,
+            digits=digits or None,
+            speech=speech or None,
+            recording_url_present=bool(recording_sid),
+        )
     return _complete_turn(session, env, call, line, turn)
 
 
 def _complete_turn(session: Session, env: CallEnv, call: CallSession, line: Line, turn) -> str:
     """Carry out the turn's effects, store the new state and the answer, commit once."""
-    recording_sid = call.state.get("recording_sid")
-    while turn.effect is not None:
-        result = _carry_out(session, env, call, line, turn.effect, recording_sid)
-        turn = ivr.resume(env.flow, turn.state, context_for(env.line, utcnow()), result)
-    # Keep our own bookkeeping (the recording) beside the engine's state.
-    call.state = {**turn.state, **({"recording_sid": recording_sid} if recording_sid else {})}
+    turn = ivr.run_effects(
+        env.flow,
+        turn,
+        context_for(env.line, utcnow()),
+        lambda effect: _carry_out(session, call, line, effect),
+    )
+    call.state = turn.state
     call.step = turn.state["step"]
     call.last_node = turn.state.get("node")
     call.updated_at = utcnow()
@@ -109,10 +125,12 @@ def _complete_turn(session: Session, env: CallEnv, call: CallSession, line: Line
     return call.last_response
 
 
-def _carry_out(session, env, call, line, effect, recording_sid) -> dict:
+def _carry_out(session: Session, call: CallSession, line: Line, effect: ivr.Effect) -> dict:
     """Do the work an IVR effect asks for; return what the engine needs to go on."""
     contact = session.get(Contact, call.contact_id) if call.contact_id else None
     data = effect.data
+    # The Record action gave us the recording's sid; the engine only knows "recorded or not".
+    recording_sid = call.state.get("recording_sid") if data.get("recording") else None
     if effect.name in ("create_request", "create_callback_request"):
         help_request = create_help_request(
             session,
@@ -128,6 +146,16 @@ def _carry_out(session, env, call, line, effect, recording_sid) -> dict:
         )
         call.help_request_id = help_request.id
         return {"reference": help_request.reference}
+    if effect.name == "create_volunteer_lead":
+        lead = create_volunteer_lead(
+            session,
+            line=line,
+            contact=contact,
+            call_sid=call.call_sid,
+            language=data.get("language"),
+            recording_sid=recording_sid,
+        )
+        return {"lead": lead.id}
     if effect.name == "lookup_request":
         status = request_status_for_caller(
             session,
@@ -155,3 +183,15 @@ def record_call_end(session: Session, *, call_sid: str, status: str) -> CallSess
     session.add(call)
     session.commit()
     return call
+
+
+def attach_transcript(session: Session, *, recording_sid: str, text: str) -> bool:
+    """Store a recording's transcript on the help request or volunteer lead that holds it."""
+    found = False
+    for model in (HelpRequest, VolunteerLead):
+        for row in session.exec(select(model).where(model.recording_sid == recording_sid)):
+            row.transcript = text
+            session.add(row)
+            found = True
+    session.commit()
+    return found

@@ -75,7 +75,10 @@ def db_current() -> None:
 @cli.command()
 @click.option("--burst", is_flag=True, help="Run the jobs that are waiting, then stop.")
 @click.option(
-    "--queue", "-q", "queues", multiple=True,
+    "--queue",
+    "-q",
+    "queues",
+    multiple=True,
     help="Queue to listen on (repeatable); default: all, most urgent first.",
 )
 @with_appcontext
@@ -94,8 +97,20 @@ def serve(bind: str, workers: int) -> None:
     _create_app()  # fail here, with a clear message, rather than in every gunicorn worker
     os.execvp(
         sys.executable,
-        [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-         "--worker-class", "sync", "--access-logfile", "-", "hotline.wsgi:app"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            bind,
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--access-logfile",
+            "-",
+            "hotline.wsgi:app",
+        ],
     )
 
 
@@ -154,9 +169,80 @@ def flow_check(paths: tuple[Path, ...]) -> None:
             failed += 1
             click.echo(f"error: {error}", err=True)
             continue
-        click.echo(f"ok: {path} ({len(loaded.nodes)} nodes, languages {', '.join(loaded.languages)})")
+        click.echo(
+            f"ok: {path} ({len(loaded.nodes)} nodes, languages {', '.join(loaded.languages)})"
+        )
     if failed:
         sys.exit(1)
+
+
+def _line_and_flow(line_slug: str | None):
+    """The configured line (default: the first) and its loaded flow, or a clear CLI error."""
+    from hotline.flows import load_for_settings
+
+    try:
+        settings = load_settings()
+        flows = load_for_settings(settings)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    slug = line_slug or next(iter(settings.lines))
+    if slug not in settings.lines:
+        raise click.ClickException(
+            f"no line '{slug}' in {settings.config_file} (lines: {', '.join(settings.lines)})"
+        )
+    line = settings.lines[slug]
+    return line, flows[line.flow]
+
+
+@flow.command("simulate")
+@click.option("--line", "line_slug", help="Line from config.toml (default: the first).")
+@click.option("--lang", "language", help="Choose this language at the welcome menu (nl, fr, en).")
+@click.option("--closed", is_flag=True, help="Pretend it is outside opening hours.")
+def flow_simulate(line_slug: str | None, language: str | None, closed: bool) -> None:
+    """A console phone: hear the menus and answer by typing, through the real engine.
+
+    Type keys (1, 0, *, 3000) or words for speech (apotheek); an empty line is
+    silence; q hangs up. Requests are not stored: references are made up.
+    """
+    from hotline.calls import context_for
+    from hotline.ivr import simulate
+    from hotline.models import utcnow
+
+    line, loaded = _line_and_flow(line_slug)
+    if language and language not in loaded.languages:
+        raise click.ClickException(
+            f"flow '{line.flow}' has no language '{language}' (has {', '.join(loaded.languages)})"
+        )
+    context = context_for(line, utcnow())
+    if closed:
+        import dataclasses
+
+        context = dataclasses.replace(context, within_opening_hours=False)
+    simulate(loaded, language=language, context=context, output=click.echo)
+
+
+@flow.command("graph")
+@click.option("--line", "line_slug", help="Line from config.toml (default: the first).")
+@click.option("--lang", "language", default="nl", show_default=True, help="Language of labels.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the SVG here (default: standard output).",
+)
+def flow_graph(line_slug: str | None, language: str, output: Path | None) -> None:
+    """Draw the line's flow as an SVG picture."""
+    from hotline.ivr import flow_to_svg
+
+    _line, loaded = _line_and_flow(line_slug)
+    if language not in loaded.languages:
+        raise click.ClickException(f"the flow has no language '{language}'")
+    svg = flow_to_svg(loaded, language=language)
+    if output is None:
+        click.echo(svg)
+    else:
+        output.write_text(svg, encoding="utf-8")
+        click.echo(f"wrote {output}")
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:

@@ -61,6 +61,7 @@ LINE_KEYS: dict[str, tuple[type, Any]] = {
     "register_url": (str, ""),
     "postcodes": (dict, None),
     "operator_numbers": (list, []),
+    "transcribe": (bool, False),
 }
 
 
@@ -97,6 +98,7 @@ class LineSettings:
     register_url: str
     postcodes: dict[str, str]  # postcode -> municipality
     operator_numbers: tuple[str, ...] = ()
+    transcribe: bool = False  # ask Twilio to transcribe recorded messages (paid, per account)
 
     def is_open(self, at: datetime) -> bool:
         """Whether operators are on duty at the (timezone-aware) moment ``at``."""
@@ -262,8 +264,16 @@ def _coerce(value: Any, kind: type, where: str) -> Any:
     if kind is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false",
-                                                        "no", "off"):
+        if isinstance(value, str) and value.lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        ):
             return value.lower() in ("1", "true", "yes", "on")
         raise ConfigError(f"{where}: must be true or false, got {value!r}")
     if kind is int:
@@ -293,7 +303,9 @@ def _load_lines(table: Any, source: _Source) -> dict[str, LineSettings]:
             raise source.error(prefix, "must be a table")
         for key in raw:
             if key not in LINE_KEYS:
-                raise source.error(f"{prefix}.{key}", f"unknown key (known: {', '.join(LINE_KEYS)})")
+                raise source.error(
+                    f"{prefix}.{key}", f"unknown key (known: {', '.join(LINE_KEYS)})"
+                )
         values = {}
         for key, (kind, default) in LINE_KEYS.items():
             if key not in raw:
@@ -318,10 +330,11 @@ def _load_lines(table: Any, source: _Source) -> dict[str, LineSettings]:
         try:
             ZoneInfo(values["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            raise source.error(f"{prefix}.timezone", f"unknown time zone {values['timezone']!r}")
+            zone = values["timezone"]
+            raise source.error(f"{prefix}.timezone", f"unknown time zone {zone!r}") from None
         postcodes = {str(code): str(name) for code, name in values["postcodes"].items()}
         if not postcodes or not all(re.fullmatch(r"\d{4}", code) for code in postcodes):
-            raise source.error(f"{prefix}.postcodes", "needs four-digit postcodes: 3000 = \"Leuven\"")
+            raise source.error(f"{prefix}.postcodes", 'needs four-digit postcodes: 3000 = "Leuven"')
         languages = tuple(values["languages"])
         if not languages or not all(lang in ("nl", "fr", "en", "de") for lang in languages):
             raise source.error(f"{prefix}.languages", "languages are among nl, fr, en, de")
@@ -337,6 +350,7 @@ def _load_lines(table: Any, source: _Source) -> dict[str, LineSettings]:
             register_url=values["register_url"],
             postcodes=postcodes,
             operator_numbers=tuple(operators),
+            transcribe=values["transcribe"],
         )
     return lines
 
@@ -344,7 +358,7 @@ def _load_lines(table: Any, source: _Source) -> dict[str, LineSettings]:
 def _parse_opening_hours(
     value: Any, source: _Source, prefix: str
 ) -> dict[int, tuple[time, time] | None]:
-    """"08:00-20:00" for every day, or a table {mon = "08:00-20:00", sun = ""} (empty: closed)."""
+    """ "08:00-20:00" for every day, or a table {mon = "08:00-20:00", sun = ""} (empty: closed)."""
     key = f"{prefix}.opening_hours"
     per_day = {day: value for day in WEEKDAYS} if isinstance(value, str) else value
     if not isinstance(per_day, dict):
@@ -373,7 +387,9 @@ def _parse_opening_hours(
 def _load_secrets(
     mode: str, instance_path: Path, environ: Mapping[str, str], overrides: Mapping[str, str]
 ) -> Secrets:
-    values = {attr: overrides.get(attr) or environ.get(var) for var, attr in SECRET_VARIABLES.items()}
+    values = {
+        attr: overrides.get(attr) or environ.get(var) for var, attr in SECRET_VARIABLES.items()
+    }
     missing = [var for var, attr in SECRET_VARIABLES.items() if not values[attr]]
     if missing and mode == "production":
         raise ConfigError(

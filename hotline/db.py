@@ -22,7 +22,7 @@ def normalise_database_url(url: str) -> str:
     """Use psycopg (3) for plain ``postgresql://`` URLs, as that is the driver we install."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -16,12 +17,20 @@ from hotline.demo_data import create_demo_data
 from hotline.queue import embedded_redis
 
 
+def _stop_on_sigterm(_signum, _frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (systemd, `timeout`, `kill`) stops as cleanly as Ctrl-C
+
+
 def run_demo(*, host: str, port: int) -> None:
-    """Start an embedded Redis, a worker and the web app; stop all three on Ctrl-C."""
+    """Start an embedded Redis, a worker and the web app; stop all three on Ctrl-C or SIGTERM."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     base_url = f"http://{host}:{port}"
     settings = load_settings({"public_base_url": base_url})
     redis_server = None
-    environment = dict(os.environ, HOTLINE_PUBLIC_BASE_URL=base_url)
+    # The worker watches this pid and stops if the demo vanishes without cleaning up.
+    environment = dict(
+        os.environ, HOTLINE_PUBLIC_BASE_URL=base_url, HOTLINE_WORKER_PARENT_PID=str(os.getpid())
+    )
     if settings.redis_url is None:
         # This process owns the embedded Redis; the worker joins it through its socket,
         # so nothing but this process can shut it down, and Ctrl-C here stops it.
@@ -39,7 +48,8 @@ def run_demo(*, host: str, port: int) -> None:
                 sync_lines(session, settings)
                 created = create_demo_data(session, settings)
         worker = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "worker"], env=environment,
+            [sys.executable, "-m", "hotline.cli", "worker"],
+            env=environment,
             start_new_session=True,  # Ctrl-C reaches it through us, in order
         )
         server = make_server(host, port, app, threaded=True)

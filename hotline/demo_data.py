@@ -29,8 +29,13 @@ def create_demo_data(session: Session, settings: Settings) -> int:
     for number, language, category, postcode, urgency, minutes_ago in DEMO_REQUESTS:
         contact = store_contact(session, settings.secrets, number)
         help_request = create_help_request(
-            session, line=line, contact=contact, language=language, category=category,
-            postcode=postcode, urgency=urgency,
+            session,
+            line=line,
+            contact=contact,
+            language=language,
+            category=category,
+            postcode=postcode,
+            urgency=urgency,
         )
         help_request.created_at = utcnow() - timedelta(minutes=minutes_ago)
         session.add(help_request)

@@ -11,9 +11,8 @@ from hotline.ivr import Flow, FlowError, load_flows
 def load_for_settings(settings: Settings) -> dict[str, Flow]:
     """Load every flow file and check that each configured line has a flow for its languages."""
     if not settings.flows_dir.is_dir():
-        raise ConfigError(
-            f"{settings.config_file}: key 'hotline.flows_dir': folder {settings.flows_dir} not found"
-        )
+        where = f"{settings.config_file}: key 'hotline.flows_dir'"
+        raise ConfigError(f"{where}: folder {settings.flows_dir} not found")
     try:
         flows = load_flows(settings.flows_dir)
     except FlowError as error:

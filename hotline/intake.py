@@ -6,7 +6,7 @@ import secrets
 
 from sqlmodel import Session, select
 
-from hotline.models import Contact, HelpRequest, Line, RequestStatus
+from hotline.models import Contact, HelpRequest, Line, RequestStatus, VolunteerLead
 from hotline.outbox import add_work
 
 ANNOUNCE_JOB = "hotline.jobs.announce_request"
@@ -76,7 +76,9 @@ def request_status_for_caller(
     answer reveals nothing about other people's requests.
     """
     help_request = session.exec(
-        select(HelpRequest).where(HelpRequest.line_id == line.id, HelpRequest.reference == reference)
+        select(HelpRequest).where(
+            HelpRequest.line_id == line.id, HelpRequest.reference == reference
+        )
     ).first()
     if help_request is None or not caller_hash or help_request.caller_hash != caller_hash:
         return "unknown"
@@ -87,3 +89,32 @@ def request_status_for_caller(
     if help_request.status == RequestStatus.DONE:
         return "done"
     return "unknown"  # cancelled: a human explains that, not the machine
+
+
+def create_volunteer_lead(
+    session: Session,
+    *,
+    line: Line,
+    contact: Contact | None,
+    call_sid: str | None,
+    language: str | None,
+    recording_sid: str | None,
+) -> VolunteerLead:
+    """Record that a caller offered to volunteer (once per call) for coordinators to follow up."""
+    if call_sid is not None:
+        existing = session.exec(
+            select(VolunteerLead).where(VolunteerLead.call_sid == call_sid)
+        ).first()
+        if existing is not None:
+            return existing
+    lead = VolunteerLead(
+        line_id=line.id,
+        language=language,
+        recording_sid=recording_sid,
+        caller_hash=contact.caller_hash if contact else None,
+        contact_id=contact.id if contact else None,
+        call_sid=call_sid,
+    )
+    session.add(lead)
+    session.flush()
+    return lead

@@ -6,7 +6,7 @@ hash plus a pointer into the vault, where the number is encrypted.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlmodel import JSON, Field, SQLModel
 
 def utcnow() -> datetime:
     """The current moment, timezone-aware in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -30,13 +30,13 @@ class UTCDateTime(sa.types.TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime: use datetime.now(timezone.utc)")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _when(**kwargs: Any) -> Any:
@@ -79,7 +79,9 @@ class HelpRequest(SQLModel, table=True):
     """An anonymised request for help, as operators see it."""
 
     __tablename__ = "help_request"
-    __table_args__ = (sa.UniqueConstraint("line_id", "reference", name="uq_help_request_reference"),)
+    __table_args__ = (
+        sa.UniqueConstraint("line_id", "reference", name="uq_help_request_reference"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     line_id: int = Field(foreign_key="line.id", index=True)
@@ -101,6 +103,23 @@ class HelpRequest(SQLModel, table=True):
     created_at: datetime = _when(default_factory=utcnow, index=True)
     updated_at: datetime = _when(default_factory=utcnow)
     announced_at: datetime | None = _when(default=None)
+
+
+class VolunteerLead(SQLModel, table=True):
+    """Someone who phoned to offer help: a recorded name and area for coordinators to follow up."""
+
+    __tablename__ = "volunteer_lead"
+
+    id: int | None = Field(default=None, primary_key=True)
+    line_id: int = Field(foreign_key="line.id", index=True)
+    language: str | None = Field(default=None, max_length=8)
+    recording_sid: str | None = Field(default=None, max_length=64)
+    transcript: str | None = Field(default=None, sa_type=sa.Text)
+    caller_hash: str | None = Field(default=None, max_length=64)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    call_sid: str | None = Field(default=None, max_length=64, unique=True)
+    status: str = Field(default="new", max_length=16)  # new | contacted | registered | dropped
+    created_at: datetime = _when(default_factory=utcnow)
 
 
 class CallSession(SQLModel, table=True):

@@ -76,7 +76,8 @@ def relay_pending(session: Session, connection: redis.Redis, limit: int = 100) -
 def pending_count(session: Session) -> int:
     """How many outbox rows wait to be queued."""
     return session.exec(
-        select(sa.func.count()).select_from(OutboxMessage)
+        select(sa.func.count())
+        .select_from(OutboxMessage)
         .where(OutboxMessage.enqueued_at.is_(None))  # type: ignore[union-attr]
     ).one()
 

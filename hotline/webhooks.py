@@ -64,9 +64,16 @@ def _call_env() -> calls.CallEnv:
         for language in flow.languages.values()
     }
 
+    transcription_url = url_for("twilio.voice_transcription") if line.transcribe else None
+
     def render(actions, step: int) -> str:
         return provider.render(
-            actions, action_url=url_for("twilio.voice_step", step=step), voices=voices
+            actions,
+            action_url=url_for("twilio.voice_step", step=step),
+            voices=voices,
+            operators=line.operator_numbers,
+            caller_id=line.phone_number,
+            transcription_url=transcription_url,
         )
 
     return calls.CallEnv(settings=settings, line=line, flow=flow, render=render)
@@ -111,6 +118,7 @@ def voice_step(step: int) -> Response:
             digits=request.form.get("Digits"),
             speech=request.form.get("SpeechResult"),
             recording_sid=recording_sid,
+            dial_status=request.form.get("DialCallStatus") or None,
         )
     except calls.UnknownCall:
         # We lost track of this call (e.g. its first webhook failed): start it over
@@ -130,4 +138,19 @@ def voice_status() -> Response:
         call_sid=_call_sid(),
         status=request.form.get("CallStatus", "")[:32] or "unknown",
     )
+    return Response(status=204)
+
+
+@blueprint.post("/voice/transcription")
+def voice_transcription() -> Response:
+    """Twilio's transcription of a recorded message: kept beside the request or lead."""
+    recording_sid = request.form.get("RecordingSid", "")
+    if not RECORDING_SID.fullmatch(recording_sid):
+        abort(400, "RecordingSid missing or malformed")
+    if request.form.get("TranscriptionStatus", "completed") == "completed":
+        calls.attach_transcript(
+            get_session(),
+            recording_sid=recording_sid,
+            text=request.form.get("TranscriptionText", ""),
+        )
     return Response(status=204)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections.abc import Sequence
 
 from flask import Flask
@@ -18,6 +21,19 @@ def relay_once(app: Flask) -> int:
         return relay_pending(session, get_redis(app))
 
 
+def stop_when_parent_exits(parent_pid: int, interval: float = 1.0) -> threading.Thread:
+    """Send ourselves SIGTERM (rq's warm shutdown) once ``parent_pid`` is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            threading.Event().wait(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    watcher.start()
+    return watcher
+
+
 def run_worker(app: Flask, *, queues: Sequence[str] | None = None, burst: bool = False) -> bool:
     """Work the queues until stopped (or, with ``burst``, until they are empty).
 
@@ -26,6 +42,9 @@ def run_worker(app: Flask, *, queues: Sequence[str] | None = None, burst: bool =
     must not share pooled database connections across the fork.
     """
     settings = app.extensions["hotline.settings"]
+    parent = os.environ.get("HOTLINE_WORKER_PARENT_PID")
+    if parent and parent.isdigit() and not burst:
+        stop_when_parent_exits(int(parent))
     relay = RelayThread(lambda: relay_once(app), settings.outbox_relay_interval)
     relay_once(app)  # catch up before the first job, also in burst mode
     if not burst:

@@ -123,7 +123,9 @@ class Twilio:
 
     def __init__(self, app):
         self.client = app.test_client()
-        self.validator = RequestValidator(app.extensions["hotline.settings"].secrets.twilio_auth_token)
+        self.validator = RequestValidator(
+            app.extensions["hotline.settings"].secrets.twilio_auth_token
+        )
 
     def post(self, path: str, params: dict[str, str], *, signature: str | None = None):
         """POST ``params`` to ``path`` with a valid signature (or the one given)."""

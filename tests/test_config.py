@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,10 @@ def test_the_shipped_config_describes_the_leuven_line(tmp_path):
     assert leuven.languages == ("nl", "fr", "en")
     assert leuven.timezone == "Europe/Brussels"
     assert leuven.postcodes == {
-        "3000": "Leuven", "3001": "Heverlee", "3010": "Kessel-Lo", "3012": "Wilsele",
+        "3000": "Leuven",
+        "3001": "Heverlee",
+        "3010": "Kessel-Lo",
+        "3012": "Wilsele",
         "3018": "Wijgmaal",
     }
     assert settings.mode == "demo"
@@ -46,9 +49,9 @@ def test_the_shipped_config_describes_the_leuven_line(tmp_path):
 def test_opening_hours_are_eight_to_eight_in_brussels_time(tmp_path):
     leuven = load_settings({"instance_path": str(tmp_path)}, environ={}).lines["leuven"]
     # 07:30 UTC in November is 08:30 in Brussels
-    assert leuven.is_open(datetime(2026, 11, 26, 7, 30, tzinfo=timezone.utc))
-    assert not leuven.is_open(datetime(2026, 11, 26, 6, 30, tzinfo=timezone.utc))
-    assert not leuven.is_open(datetime(2026, 11, 26, 19, 30, tzinfo=timezone.utc))
+    assert leuven.is_open(datetime(2026, 11, 26, 7, 30, tzinfo=UTC))
+    assert not leuven.is_open(datetime(2026, 11, 26, 6, 30, tzinfo=UTC))
+    assert not leuven.is_open(datetime(2026, 11, 26, 19, 30, tzinfo=UTC))
 
 
 def test_hotline_config_points_at_another_file(tmp_path):
@@ -90,9 +93,7 @@ def test_secrets_from_the_environment_win(tmp_path):
 
 def test_production_mode_without_a_secret_names_the_variable(tmp_path):
     with pytest.raises(ConfigError, match="HOTLINE_SECRET_KEY is not set"):
-        load_settings(
-            {"instance_path": str(tmp_path)}, environ={"HOTLINE_MODE": "production"}
-        )
+        load_settings({"instance_path": str(tmp_path)}, environ={"HOTLINE_MODE": "production"})
     assert not (tmp_path / "demo-secrets.json").exists()
 
 
@@ -117,8 +118,10 @@ def test_a_misspelt_key_names_the_file_line_and_key(tmp_path):
 
 
 def test_a_value_of_the_wrong_type_names_the_key(tmp_path):
-    path = write_config(tmp_path, "[hotline]\ntrust_proxy = \"maybe\"\n" + MINIMAL_LINE)
-    with pytest.raises(ConfigError, match=r"line 2: key 'hotline.trust_proxy': must be true or false"):
+    path = write_config(tmp_path, '[hotline]\ntrust_proxy = "maybe"\n' + MINIMAL_LINE)
+    with pytest.raises(
+        ConfigError, match=r"line 2: key 'hotline.trust_proxy': must be true or false"
+    ):
         load_settings(environ={"HOTLINE_CONFIG": str(path)})
 
 
@@ -164,9 +167,9 @@ def test_opening_hours_can_differ_per_weekday(tmp_path):
     line = load_settings(environ={"HOTLINE_CONFIG": str(write_config(tmp_path, text))}).lines[
         "testdorp"
     ]
-    monday_ten = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # 10:00 in Brussels
-    sunday_ten = datetime(2026, 11, 29, 9, 0, tzinfo=timezone.utc)
-    tuesday_ten = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)  # not listed: closed
+    monday_ten = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 in Brussels
+    sunday_ten = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    tuesday_ten = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # not listed: closed
     assert line.is_open(monday_ten)
     assert not line.is_open(sunday_ten)
     assert not line.is_open(tuesday_ten)

@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,14 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
     raise AssertionError(f"{url} did not answer within {seconds} s")
 
 
+def is_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def processes_with_environment(entry: str) -> list[str]:
     """Command lines of live processes whose environment holds ``entry`` (inherited by children)."""
     found = []
@@ -54,17 +63,25 @@ def processes_with_environment(entry: str) -> list[str]:
     return found
 
 
-def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanly(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanly(
+    tmp_path, stop_signal
+):
     port = free_port()
     instance = tmp_path / "instance"
     environment = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("HOTLINE_", "TWILIO_"))
     }
     environment["HOTLINE_INSTANCE_PATH"] = str(instance)
     process = subprocess.Popen(
         [sys.executable, "-m", "hotline.cli", "demo", "--port", str(port)],
-        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -74,23 +91,32 @@ def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanl
         assert "Leuven Helpt" in page and "open help requests" in page
 
         token = json.loads((instance / "demo-secrets.json").read_text())["twilio_auth_token"]
-        params = {"CallSid": "CA" + "d" * 32, "From": "+32470999999", "To": "+3216272772",
-                  "CallStatus": "ringing"}
+        params = {
+            "CallSid": "CA" + "d" * 32,
+            "From": "+32470999999",
+            "To": "+3216272772",
+            "CallStatus": "ringing",
+        }
         signature = RequestValidator(token).compute_signature(f"{base}/twilio/voice", params)
         request = urllib.request.Request(
-            f"{base}/twilio/voice", data=urllib.parse.urlencode(params).encode(),
+            f"{base}/twilio/voice",
+            data=urllib.parse.urlencode(params).encode(),
             headers={"X-Twilio-Signature": signature},
         )
         answer = urllib.request.urlopen(request).read().decode()
         assert answer.startswith("<?xml") and "<Response>" in answer and "Leuven Helpt" in answer
         running = processes_with_environment(f"HOTLINE_INSTANCE_PATH={instance}")
-        assert any("redis-server" in command for command in running)
         assert any("worker" in command for command in running)
+        registry = json.loads((instance / "redis.db.settings").read_text())
+        redis_pid = int(Path(registry["pidfile"]).read_text())
+        assert is_alive(redis_pid)
     finally:
-        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        # SIGINT to the process group is what Ctrl-C in a terminal does.
+        os.killpg(process.pid, stop_signal)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert "Stopped: web app, worker and embedded Redis." in output
     assert "470999999" not in output  # the caller's number is not logged
     time.sleep(0.5)
     assert processes_with_environment(f"HOTLINE_INSTANCE_PATH={instance}") == []
+    assert not is_alive(redis_pid)

@@ -14,8 +14,9 @@ from hotline.outbox import add_work, pending_count, relay_pending
 def test_work_written_in_a_transaction_is_relayed_to_its_queue(database_url, redis_conn):
     engine = make_engine(database_url)
     with Session(engine) as session:
-        message = add_work(session, queue="intake", job="hotline.jobs.announce_request",
-                           help_request_id=7)
+        message = add_work(
+            session, queue="intake", job="hotline.jobs.announce_request", help_request_id=7
+        )
         session.commit()
         assert relay_pending(session, redis_conn) == 1
         job = Queue("intake", connection=redis_conn).jobs[0]

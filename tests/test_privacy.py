@@ -48,8 +48,14 @@ def test_the_caller_hash_depends_on_the_secret_pepper():
 
 
 def test_phone_numbers_are_redacted_in_the_ways_people_write_them():
-    for written in ("+32470123456", "+32 16 27 27 72", "016/27 27 72", "0470.12.34.56",
-                    "0032470123456", "%2B32470123456"):
+    for written in (
+        "+32470123456",
+        "+32 16 27 27 72",
+        "016/27 27 72",
+        "0470.12.34.56",
+        "0032470123456",
+        "%2B32470123456",
+    ):
         assert redact_phone_numbers(f"caller {written} hung up") == "caller [number] hung up"
 
 

@@ -16,8 +16,13 @@ CALL_SID = "CA" + "1" * 32
 
 
 def call_params(**extra: str) -> dict[str, str]:
-    return {"CallSid": CALL_SID, "From": CALLER, "To": LEUVEN_NUMBER, "AccountSid": "AC" + "0" * 32,
-            **extra}
+    return {
+        "CallSid": CALL_SID,
+        "From": CALLER,
+        "To": LEUVEN_NUMBER,
+        "AccountSid": "AC" + "0" * 32,
+        **extra,
+    }
 
 
 def twiml(response) -> ET.Element:
@@ -164,8 +169,5 @@ def test_no_raw_phone_number_is_stored_outside_the_vault(app, twilio, db_session
     contact = db_session.exec(select(Contact)).one()
     assert national not in contact.encrypted_number
     # Nor in Redis: job arguments hold ids only.
-    dump = b" ".join(
-        str(redis_conn.dump(key)).encode() for key in redis_conn.keys("*")
-    )
+    dump = b" ".join(str(redis_conn.dump(key)).encode() for key in redis_conn.keys("*"))
     assert national.encode() not in dump
-

@@ -38,7 +38,9 @@ class Provider:
         *,
         action_url: str,
         voices: Mapping[str, Voice],
-        recording_callback_url: str | None = None,
+        operators: Sequence[str] = (),
+        caller_id: str | None = None,
+        transcription_url: str | None = None,
     ) -> str:
         """Turn IVR actions (hotline.ivr Say/Pause/Gather/...) into the provider's response."""
         raise NotImplementedError

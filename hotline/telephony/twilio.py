@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from twilio.request_validator import RequestValidator
-from twilio.twiml.voice_response import Gather, Say, VoiceResponse
+from twilio.twiml.voice_response import Dial, Gather, Say, VoiceResponse
 
 from hotline import ivr
 from hotline.config import Settings
@@ -38,9 +38,11 @@ class TwilioProvider(Provider):
         *,
         action_url: str,
         voices: Mapping[str, Voice],
-        recording_callback_url: str | None = None,
+        operators: Sequence[str] = (),
+        caller_id: str | None = None,
+        transcription_url: str | None = None,
     ) -> str:
-        """TwiML for a list of IVR actions; input is posted back to ``action_url``."""
+        """TwiML for a list of IVR actions; every outcome is posted back to ``action_url``."""
         response = VoiceResponse()
         for action in actions:
             if isinstance(action, ivr.Gather):
@@ -71,9 +73,25 @@ class TwilioProvider(Provider):
                     finish_on_key=action.finish_on_key,
                     timeout=action.timeout,
                     play_beep=True,
-                    recording_status_callback=recording_callback_url,
-                    recording_status_callback_method="POST" if recording_callback_url else None,
+                    transcribe_callback=transcription_url,
                 )
+                # An empty recording skips the action and falls through to the next verb:
+                # send it to the engine too, which treats it as "no message".
+                response.redirect(action_url, method="POST")
+            elif isinstance(action, ivr.Dial):
+                dial = Dial(
+                    action=action_url,
+                    method="POST",
+                    timeout=25,
+                    # The line's number, so operators never see the resident's.
+                    caller_id=caller_id,
+                    # The caller may give up waiting and leave a message instead (press *).
+                    hangup_on_star=True,
+                    answer_on_bridge=True,
+                )
+                for number in operators:
+                    dial.number(number)
+                response.append(dial)
             elif isinstance(action, ivr.Hangup):
                 response.hangup()
             else:
