@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
-from sqlmodel import select
 
 from hotline.db import get_session
-from hotline.models import HelpRequest, RequestStatus
 from hotline.outbox import pending_count
+from hotline.overview import open_request_count
 
 blueprint = Blueprint(
     "callcenter",
@@ -17,24 +16,13 @@ blueprint = Blueprint(
     static_url_path="/static/callcenter",
 )
 
-OPEN_STATUSES = (
-    RequestStatus.NEW,
-    RequestStatus.TRIAGED,
-    RequestStatus.ASSIGNED,
-    RequestStatus.ACCEPTED,
-)
-
 
 @blueprint.get("/")
 def index() -> str:
     """The first page: the lines served and how many requests wait (counts only, no people)."""
     settings = current_app.extensions["hotline.settings"]
     session = get_session()
-    waiting = len(
-        session.exec(
-            select(HelpRequest.id).where(HelpRequest.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
-        ).all()
-    )
+    waiting = open_request_count(session)
     return render_template(
         "callcenter/index.html",
         lines=settings.lines.values(),

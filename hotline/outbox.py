@@ -29,7 +29,24 @@ def add_work(session: Session, *, queue: str, job: str, **payload: int | str) ->
     """Record work for ``job`` (a dotted path) in the caller's transaction. Ids only."""
     message = OutboxMessage(queue=queue, job=job, payload=payload)
     session.add(message)
+    session.info["outbox_written"] = True  # tells relay_written() there is something to send
     return message
+
+
+def relay_written(session: Session, connect: Callable[[], redis.Redis]) -> int:
+    """After a commit: relay at once if this session wrote outbox work, else do nothing.
+
+    Best effort: a Redis that is away costs a log line, never an error for the
+    caller; the worker's relay sends the rows when Redis is back.
+    """
+    if not session.info.pop("outbox_written", False):
+        return 0
+    try:
+        return relay_pending(session, connect())
+    except Exception:
+        log.warning("outbox relay deferred: Redis unavailable", exc_info=True)
+        session.rollback()
+        return 0
 
 
 def job_id(message: OutboxMessage) -> str:

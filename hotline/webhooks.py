@@ -15,7 +15,7 @@ from hotline import calls
 from hotline.config import Settings
 from hotline.db import get_session
 from hotline.flows import get_flow
-from hotline.outbox import relay_pending
+from hotline.outbox import relay_written
 from hotline.queue import get_redis
 from hotline.telephony import Voice, get_provider
 
@@ -85,11 +85,7 @@ def _twiml(body: str) -> Response:
 
 def relay_outbox() -> None:
     """Push this request's outbox work to rq now; if Redis is away a worker catches up later."""
-    try:
-        relay_pending(get_session(), get_redis())
-    except Exception:  # the caller must never hear an error because of the transport
-        log.warning("outbox relay deferred: Redis unavailable", exc_info=True)
-        get_session().rollback()
+    relay_written(get_session(), get_redis)
 
 
 @blueprint.post("/voice")

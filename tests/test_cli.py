@@ -66,3 +66,12 @@ def test_a_broken_config_stops_the_command_with_file_and_key(run, tmp_path, monk
     result = run("flow", "simulate")
     assert result.exit_code == 1
     assert f"{config}, line 2: key 'hotline.mode'" in result.output
+
+
+def test_db_upgrade_migrates_and_registers_the_configured_lines(run, database_url, monkeypatch):
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    result = run("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert "lines: leuven" in result.output
+    current = run("db", "current")
+    assert current.exit_code == 0
