@@ -1,32 +1,71 @@
-"""The operators' call-centre UI (a Flask blueprint): server-rendered pages."""
+"""The operators' call-centre UI: server-rendered Flask blueprints, htmx for the live parts.
+
+Every page but the login page needs a logged-in operator; every form carries a
+CSRF token (Flask-WTF); texts are translated with Flask-Babel (Dutch, English).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, Flask, current_app, request
+from flask_babel import Babel, get_locale
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
 
-from hotline.db import get_session
-from hotline.outbox import pending_count
-from hotline.overview import open_request_count
+from callcenter_ui import (
+    accounts,
+    api,
+    assignments,
+    auth,
+    calls,
+    dashboard,
+    help_requests,
+    volunteers,
+)
+from hotline import webhooks
 
-blueprint = Blueprint(
-    "callcenter",
+# Templates and static files of the whole UI (Jinja searches every blueprint's folder).
+assets = Blueprint(
+    "ui",
     __name__,
     template_folder="templates",
     static_folder="static",
-    static_url_path="/static/callcenter",
+    static_url_path="/static/ui",
 )
+csrf = CSRFProtect()
+babel = Babel()
+LANGUAGES = ("nl", "en")
+# Blueprints whose pages are for logged-in staff (the API has its own token check).
+STAFF_BLUEPRINTS = (accounts, assignments, calls, dashboard, help_requests, volunteers)
 
 
-@blueprint.get("/")
-def index() -> str:
-    """The first page: the lines served and how many requests wait (counts only, no people)."""
-    settings = current_app.extensions["hotline.settings"]
-    session = get_session()
-    waiting = open_request_count(session)
-    return render_template(
-        "callcenter/index.html",
-        lines=settings.lines.values(),
-        waiting=waiting,
-        pending_outbox=pending_count(session),
-        voice_url=f"{settings.public_base_url}/twilio/voice",
+def select_locale() -> str:
+    """The operator's chosen language, else the browser's preference, else Dutch."""
+    if current_user.is_authenticated:
+        return current_user.locale
+    return request.accept_languages.best_match(LANGUAGES) or "nl"
+
+
+def init_app(app: Flask) -> None:
+    """Register the UI's blueprints, login, CSRF protection and translations on ``app``."""
+    csrf.init_app(app)
+    auth.login_manager.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_locale="nl")
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a shift is long; the session bounds it
+    csrf.exempt(webhooks.blueprint)  # Twilio signs its requests instead
+    app.register_blueprint(assets)
+    app.register_blueprint(auth.blueprint)
+    for module in STAFF_BLUEPRINTS:
+        app.register_blueprint(module.blueprint)
+    staff_only = {module.blueprint.name for module in STAFF_BLUEPRINTS}
+
+    @app.before_request
+    def _staff_pages_need_a_login():
+        if request.blueprint in staff_only:
+            return auth.require_login()
+        return None
+
+    app.register_blueprint(api.blueprint)
+    csrf.exempt(api.blueprint)  # token-authenticated, no cookies
+    app.context_processor(
+        lambda: {"app_settings": current_app.extensions["hotline.settings"], "get_locale": get_locale}
     )

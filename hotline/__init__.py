@@ -46,9 +46,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     telephony.init_app(app, settings)
     app.register_blueprint(webhooks.blueprint)
 
-    from callcenter_ui import blueprint as callcenter_blueprint
+    import callcenter_ui
 
-    app.register_blueprint(callcenter_blueprint)
+    callcenter_ui.init_app(app)
 
     @app.get("/health")
     def health() -> dict[str, str]:

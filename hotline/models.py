@@ -13,6 +13,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
+# Named constraints, so that later migrations can alter them (SQLite's batch mode needs names).
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 def utcnow() -> datetime:
     """The current moment, timezone-aware in UTC."""
@@ -100,9 +109,12 @@ class HelpRequest(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     # One request per call at most: Twilio's retries must not create a second one.
     call_sid: str | None = Field(default=None, max_length=64, unique=True)
+    duplicate_of_id: int | None = Field(default=None, foreign_key="help_request.id")
+    cancel_reason: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _when(default_factory=utcnow, index=True)
     updated_at: datetime = _when(default_factory=utcnow)
     announced_at: datetime | None = _when(default=None)
+    assigned_at: datetime | None = _when(default=None)  # first assignment: time-to-assign figures
 
 
 class VolunteerLead(SQLModel, table=True):
@@ -157,3 +169,84 @@ class OutboxMessage(SQLModel, table=True):
     enqueued_at: datetime | None = _when(default=None, index=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class Operator(SQLModel, table=True):
+    """A member of city staff who logs in: an operator, or a coordinator who manages accounts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    display_name: str = Field(max_length=120)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default="operator", max_length=16)  # operator | coordinator
+    locale: str = Field(default="nl", max_length=8)
+    # The operator's own phone, for "call back" bridging; in the vault like every number.
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = _when(default=None)
+    created_at: datetime = _when(default_factory=utcnow)
+    last_login_at: datetime | None = _when(default=None)
+
+
+class ApiToken(SQLModel, table=True):
+    """A token for the JSON API; only its hash is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    operator_id: int = Field(foreign_key="operator.id")
+    created_at: datetime = _when(default_factory=utcnow)
+    last_used_at: datetime | None = _when(default=None)
+    revoked_at: datetime | None = _when(default=None)
+
+
+class Volunteer(SQLModel, table=True):
+    """Someone who helps residents; the mobile number lives in the vault."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    line_id: int = Field(foreign_key="line.id", index=True)
+    name: str = Field(max_length=120)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    postcode: str = Field(max_length=8, index=True)
+    languages: list = Field(default_factory=list, sa_type=JSON)  # ["nl", "en"]
+    skills: list = Field(default_factory=list, sa_type=JSON)  # request categories
+    # {"mon": ["09:00-12:00", "14:00-18:00"], ...}; an empty dict: any time
+    availability: dict = Field(default_factory=dict, sa_type=JSON)
+    has_car: bool = False
+    safety_accepted_at: datetime | None = _when(default=None)
+    insurance_registered_at: datetime | None = _when(default=None)
+    active: bool = True
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class Assignment(SQLModel, table=True):
+    """A volunteer asked to help with one request; answered by SMS (JA/NEE/KLAAR + code)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    help_request_id: int = Field(foreign_key="help_request.id", index=True)
+    volunteer_id: int = Field(foreign_key="volunteer.id", index=True)
+    code: str = Field(max_length=8)  # the 4 digits volunteers reply with: "JA 4821"
+    # offered | accepted | declined | done | cancelled
+    status: str = Field(default="offered", max_length=16)
+    assigned_by_id: int | None = Field(default=None, foreign_key="operator.id")
+    created_at: datetime = _when(default_factory=utcnow)
+    responded_at: datetime | None = _when(default=None)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who changed what, when: every operator action on a request or volunteer."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    help_request_id: int | None = Field(default=None, foreign_key="help_request.id", index=True)
+    volunteer_id: int | None = Field(default=None, foreign_key="volunteer.id", index=True)
+    operator_id: int | None = Field(default=None, foreign_key="operator.id")
+    action: str = Field(max_length=48)  # e.g. "triaged", "status:assigned", "note"
+    # What changed, e.g. {"category": ["groceries", "meal"]}; never a phone number.
+    detail: dict = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _when(default_factory=utcnow, index=True)

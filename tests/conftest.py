@@ -9,6 +9,7 @@ runs for the session. Either way Redis is flushed before and after each test.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +145,64 @@ def twilio(app) -> Twilio:
 def work(app):
     """Runs the jobs waiting in rq with a real worker (burst mode), like `hotline worker`."""
     return lambda: run_worker(app, burst=True)
+
+
+STAFF_PASSWORD = "correct horse battery"
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+class StaffClient:
+    """A browser-less staff member: logs in through the login form, sends CSRF tokens."""
+
+    def __init__(self, app, username: str):
+        self.client = app.test_client()
+        page = self.client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        response = self.client.post(
+            "/login",
+            data={"username": username, "password": STAFF_PASSWORD, "csrf_token": token},
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        self.csrf_token = CSRF_META.search(
+            self.client.get("/requests/", follow_redirects=True).get_data(as_text=True)
+        ).group(1)
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, data: dict | None = None, **kwargs):
+        """POST a form with this session's CSRF token (pass csrf_token=None in data to omit)."""
+        data = {"csrf_token": self.csrf_token, **(data or {})}
+        data = {key: value for key, value in data.items() if value is not None}
+        return self.client.post(path, data=data, **kwargs)
+
+
+@pytest.fixture
+def staff(app) -> dict[str, int]:
+    """Two accounts: olga (operator) and cor (coordinator), password STAFF_PASSWORD."""
+    from hotline.accounts import create_operator
+
+    with Session(app.extensions["hotline.engine"]) as session:
+        olga = create_operator(
+            session, username="olga", display_name="Olga Peeters", password=STAFF_PASSWORD
+        )
+        cor = create_operator(
+            session,
+            username="cor",
+            display_name="Cor Janssens",
+            password=STAFF_PASSWORD,
+            role="coordinator",
+        )
+        return {"olga": olga.id, "cor": cor.id}
+
+
+@pytest.fixture
+def operator(app, staff) -> StaffClient:
+    """Olga, an operator, logged in."""
+    return StaffClient(app, "olga")
+
+
+@pytest.fixture
+def coordinator(app, staff) -> StaffClient:
+    """Cor, a coordinator, logged in."""
+    return StaffClient(app, "cor")

@@ -1,0 +1,53 @@
+"""A help request's life: the allowed status changes, each one written to the audit log."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from hotline.audit import record
+from hotline.models import HelpRequest, RequestStatus, utcnow
+
+S = RequestStatus
+# new → triaged → assigned → accepted → done; cancelled from anywhere open.
+# assigned/accepted may fall back when a volunteer declines or gives up.
+TRANSITIONS: dict[str, set[str]] = {
+    S.NEW: {S.TRIAGED, S.ASSIGNED, S.CANCELLED},
+    S.TRIAGED: {S.ASSIGNED, S.CANCELLED},
+    S.ASSIGNED: {S.ACCEPTED, S.TRIAGED, S.DONE, S.CANCELLED},
+    S.ACCEPTED: {S.DONE, S.TRIAGED, S.CANCELLED},
+    S.DONE: set(),
+    S.CANCELLED: set(),
+}
+
+
+class IllegalTransition(ValueError):
+    """A status change the life of a request does not allow."""
+
+
+def can_change(current: str, new: str) -> bool:
+    """Whether a request in ``current`` may move to ``new``."""
+    return new in TRANSITIONS.get(current, set())
+
+
+def change_status(
+    session: Session,
+    help_request: HelpRequest,
+    new: str,
+    *,
+    operator_id: int | None,
+    reason: str | None = None,
+) -> HelpRequest:
+    """Move a request to ``new`` (or raise IllegalTransition); audited, not committed."""
+    old = help_request.status
+    if not can_change(old, new):
+        raise IllegalTransition(f"a request that is {old} cannot become {new}")
+    help_request.status = new
+    help_request.updated_at = utcnow()
+    if new == S.ASSIGNED and help_request.assigned_at is None:
+        help_request.assigned_at = help_request.updated_at
+    if new == S.CANCELLED:
+        help_request.cancel_reason = reason
+    session.add(help_request)
+    detail = {"from": old, "to": new, **({"reason": reason} if reason else {})}
+    record(session, "status", operator_id=operator_id, help_request_id=help_request.id, **detail)
+    return help_request
