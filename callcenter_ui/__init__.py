@@ -66,6 +66,10 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(api.blueprint)
     csrf.exempt(api.blueprint)  # token-authenticated, no cookies
-    app.context_processor(
-        lambda: {"app_settings": current_app.extensions["hotline.settings"], "get_locale": get_locale}
-    )
+
+    @app.context_processor
+    def _template_globals():
+        return {
+            "app_settings": current_app.extensions["hotline.settings"],
+            "get_locale": get_locale,
+        }

@@ -1,27 +1,299 @@
-"""Placeholder while being built."""
+"""Help requests in the call centre: the live queue, a request's page, triage, live intake."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlmodel import select
+from wtforms import SelectField, StringField, TelField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from hotline import triage
+from hotline.audit import history
+from hotline.config import Settings
+from hotline.db import get_session, line_row
+from hotline.lifecycle import TRANSITIONS, IllegalTransition
+from hotline.models import HelpRequest, Line, Operator
 
 blueprint = Blueprint("requests", __name__, url_prefix="/requests")
 
 
+def _settings() -> Settings:
+    return current_app.extensions["hotline.settings"]
+
+
+def _line_of(help_request: HelpRequest):
+    session = get_session()
+    slug = session.get(Line, help_request.line_id).slug
+    return _settings().lines[slug]
+
+
+def _choices(values, blank: str | None = None):
+    labels = labels_for()
+    pairs = [(value, labels.get(value, value)) for value in values]
+    return ([("", blank)] if blank is not None else []) + pairs
+
+
+def labels_for() -> dict[str, str]:
+    """Translated labels of categories, urgencies, languages and statuses."""
+    return {
+        "groceries": _("groceries or pharmacy"),
+        "meal": _("a meal"),
+        "errand": _("an errand"),
+        "dog": _("walking the dog"),
+        "talk": _("someone to talk to"),
+        "other": _("something else"),
+        "today": _("today"),
+        "coming_days": _("in the coming days"),
+        "nl": _("Dutch"),
+        "fr": _("French"),
+        "en": _("English"),
+        "new": _("new"),
+        "triaged": _("triaged"),
+        "assigned": _("assigned"),
+        "accepted": _("accepted"),
+        "done": _("done"),
+        "cancelled": _("cancelled"),
+        "ivr": _("phone menu"),
+        "live": _("taken live"),
+        "callback": _("call-back"),
+    }
+
+
+@blueprint.app_context_processor
+def _inject_labels():
+    return {"labels": labels_for}
+
+
+def _filters() -> triage.QueueFilters:
+    args = request.args
+    return triage.QueueFilters(
+        status=args.get("status") or None,
+        category=args.get("category") or None,
+        postcode=args.get("postcode") or None,
+        language=args.get("language") or None,
+        source=args.get("source") or None,
+    )
+
+
+def _queue_page(title: str, source: str | None = None):
+    filters = _filters()
+    if source:
+        filters = triage.QueueFilters(**{**filters.__dict__, "source": source})
+    rows = triage.list_queue(get_session(), filters=filters)
+    template = "requests/_rows.html" if request.headers.get("HX-Request") else "requests/queue.html"
+    return render_template(
+        template,
+        title=title,
+        rows=rows,
+        filters=filters,
+        statuses=list(TRANSITIONS),
+        categories=triage.CATEGORIES,
+        languages=triage.LANGUAGES,
+        postcodes=sorted({code for line in _settings().lines.values() for code in line.postcodes}),
+        rows_url=request.full_path,
+    )
+
+
 @blueprint.get("/")
-def queue() -> str:
-    return render_template("base.html")
+def queue():
+    """The live queue: urgent first, then oldest; refreshes itself every few seconds."""
+    return _queue_page(_("Queue"))
 
 
 @blueprint.get("/call-backs")
-def callbacks() -> str:
-    return render_template("base.html")
+def callbacks():
+    """Call-back requests left outside hours or when nobody answered: oldest first."""
+    return _queue_page(_("Call-backs"), source="callback")
 
 
-@blueprint.get("/new")
-def new() -> str:
-    return render_template("base.html")
+class TriageForm(FlaskForm):
+    category = SelectField()
+    postcode = SelectField()
+    urgency = SelectField()
+    language = SelectField()
+    notes = TextAreaField(validators=[Length(max=4000)])
+
+
+class DuplicateForm(FlaskForm):
+    original_reference = StringField(validators=[DataRequired(), Length(min=6, max=6)])
+
+
+class CancelForm(FlaskForm):
+    reason = StringField(validators=[DataRequired(), Length(max=500)])
+
+
+def _triage_form(help_request: HelpRequest, line, formdata=None) -> TriageForm:
+    form = TriageForm(formdata=formdata, obj=None if formdata else help_request)
+    form.category.choices = _choices(triage.CATEGORIES, blank="—")
+    form.postcode.choices = [("", "—")] + [
+        (code, f"{code} {name}") for code, name in line.postcodes.items()
+    ]
+    form.urgency.choices = _choices(triage.URGENCIES, blank="—")
+    form.language.choices = _choices(triage.LANGUAGES, blank="—")
+    return form
+
+
+def _load(request_id: int) -> HelpRequest:
+    help_request = get_session().get(HelpRequest, request_id)
+    if help_request is None:
+        abort(404)
+    return help_request
 
 
 @blueprint.get("/<int:request_id>")
-def detail(request_id: int) -> str:
-    return render_template("base.html")
+def detail(request_id: int, forms: dict | None = None):
+    """Everything known about a request, its history, and what can be done with it."""
+    session = get_session()
+    help_request = _load(request_id)
+    line = _line_of(help_request)
+    events = history(session, help_request_id=help_request.id)
+    operators = {operator.id: operator.display_name for operator in session.exec(select(Operator))}
+    forms = forms or {}
+    return render_template(
+        "requests/detail.html",
+        help_request=help_request,
+        line=line,
+        events=events,
+        operators=operators,
+        earlier=triage.callers_earlier_requests(session, help_request),
+        duplicate_of=session.get(HelpRequest, help_request.duplicate_of_id)
+        if help_request.duplicate_of_id
+        else None,
+        triage_form=forms.get("triage") or _triage_form(help_request, line),
+        duplicate_form=forms.get("duplicate") or DuplicateForm(formdata=None),
+        cancel_form=forms.get("cancel") or CancelForm(formdata=None),
+        is_open=help_request.status not in ("done", "cancelled"),
+    ), (400 if forms else 200)
+
+
+def _act(request_id: int, form_name: str, form, action):
+    """Validate a form, run the use case, report back on the request's page."""
+    help_request = _load(request_id)
+    if form.validate_on_submit():
+        try:
+            action(help_request, form)
+        except (triage.TriageError, IllegalTransition) as error:
+            get_session().rollback()
+            flash(str(error), "error")
+        else:
+            return redirect(url_for("requests.detail", request_id=request_id))
+    else:
+        flash(_("Please correct the marked fields."), "error")
+    return detail(request_id, forms={form_name: form})
+
+
+@blueprint.post("/<int:request_id>/triage")
+def triage_view(request_id: int):
+    """Save the operator's corrections of category, area, urgency, language and notes."""
+    help_request = _load(request_id)
+    form = _triage_form(help_request, _line_of(help_request), formdata=request.form)
+
+    def save(help_request, form):
+        triage.triage_request(
+            get_session(),
+            help_request=help_request,
+            operator_id=current_user.id,
+            line=_line_of(help_request),
+            changes={field: form[field].data for field in triage.TRIAGE_FIELDS},
+        )
+        flash(_("Saved."), "ok")
+
+    return _act(request_id, "triage", form, save)
+
+
+@blueprint.post("/<int:request_id>/duplicate")
+def duplicate(request_id: int):
+    """Close the request as a duplicate of another one."""
+
+    def save(help_request, form):
+        triage.mark_duplicate(
+            get_session(),
+            help_request=help_request,
+            original_reference=form.original_reference.data,
+            operator_id=current_user.id,
+        )
+        flash(_("Marked as a duplicate."), "ok")
+
+    return _act(request_id, "duplicate", DuplicateForm(), save)
+
+
+@blueprint.post("/<int:request_id>/cancel")
+def cancel(request_id: int):
+    """Cancel the request, with a reason."""
+
+    def save(help_request, form):
+        triage.cancel_request(
+            get_session(),
+            help_request=help_request,
+            reason=form.reason.data,
+            operator_id=current_user.id,
+        )
+        flash(_("The request is cancelled."), "ok")
+
+    return _act(request_id, "cancel", CancelForm(), save)
+
+
+class LiveCallForm(FlaskForm):
+    phone_number = TelField(validators=[DataRequired(), Length(max=32)])
+    language = SelectField(validators=[DataRequired()])
+    category = SelectField(validators=[DataRequired()])
+    postcode = SelectField(validators=[DataRequired()])
+    urgency = SelectField(validators=[DataRequired()])
+    message = TextAreaField(validators=[Length(max=4000)])
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+def new():
+    """Log a call taken by hand: the same request, the number straight into the vault."""
+    settings = _settings()
+    line = next(iter(settings.lines.values()))
+    form = LiveCallForm()
+    form.language.choices = _choices(line.languages)
+    form.category.choices = _choices(triage.CATEGORIES, blank="—")
+    form.postcode.choices = [("", "—")] + [
+        (code, f"{code} {name}") for code, name in line.postcodes.items()
+    ]
+    form.urgency.choices = _choices(triage.URGENCIES, blank="—")
+    status = 200
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            help_request = triage.log_live_call(
+                session,
+                line=line,
+                line_row=line_row(session, settings, line.slug),
+                secrets=settings.secrets,
+                operator_id=current_user.id,
+                phone_number=form.phone_number.data,
+                language=form.language.data,
+                category=form.category.data,
+                postcode=form.postcode.data,
+                urgency=form.urgency.data,
+                message=form.message.data or "",
+            )
+        except triage.TriageError as error:
+            session.rollback()
+            form.phone_number.errors = [str(error)]
+        else:
+            flash(_("Request %(reference)s saved.", reference=help_request.reference), "ok")
+            return redirect(url_for("requests.detail", request_id=help_request.id))
+    if request.method == "POST":
+        status = 400
+    # Never send a typed number back to the browser, not even to correct it.
+    form.phone_number.data = ""
+    return render_template("requests/new.html", form=form, line=line), status
+
+
+@blueprint.app_template_filter("age")
+def age_filter(age) -> str:
+    """How long something has waited, the way people say it: 5 min, 2 h 10 min, 3 days."""
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 60:
+        return _("%(n)d min", n=max(minutes, 0))
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _("%(h)d h %(m)d min", h=hours, m=minutes)
+    return _("%(d)d days", d=hours // 24)

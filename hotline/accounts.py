@@ -108,3 +108,66 @@ def authenticate(
     session.add(operator)
     session.commit()
     return LoginResult(operator)
+
+
+def update_account(
+    session: Session,
+    *,
+    operator: Operator,
+    changed_by: int,
+    role: str | None = None,
+    active: bool | None = None,
+) -> Operator:
+    """A coordinator changes someone's role or (de)activates them; nobody locks themselves out."""
+    if operator.id == changed_by and (role == "operator" or active is False):
+        raise AccountError("you cannot remove your own coordinator rights or deactivate yourself")
+    if role is not None:
+        if role not in ROLES:
+            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        operator.role = role
+    if active is not None:
+        operator.active = active
+        operator.failed_logins, operator.locked_until = 0, None
+    session.add(operator)
+    session.commit()
+    return operator
+
+
+def update_profile(
+    session: Session,
+    *,
+    operator: Operator,
+    secrets,
+    country: str,
+    display_name: str | None = None,
+    locale: str | None = None,
+    phone_number: str | None = None,
+    new_password: str | None = None,
+) -> Operator:
+    """An operator's own settings; their phone (for call-backs) goes into the vault."""
+    from hotline.config import normalise_number
+    from hotline.privacy import store_contact
+
+    if display_name is not None and display_name.strip():
+        operator.display_name = display_name.strip()
+    if locale is not None:
+        if locale not in LOCALES:
+            raise AccountError(f"language must be one of {', '.join(LOCALES)}")
+        operator.locale = locale
+    if phone_number:
+        number = normalise_number(phone_number, country)
+        if number is None:
+            raise AccountError("that is not a valid phone number")
+        operator.contact_id = store_contact(session, secrets, number).id
+    if new_password:
+        operator.password_hash = hash_password(new_password)
+    session.add(operator)
+    session.commit()
+    return operator
+
+
+def list_accounts(session: Session) -> list[Operator]:
+    """Every account, active ones first, by name."""
+    return list(
+        session.exec(select(Operator).order_by(Operator.active.desc(), Operator.display_name))  # type: ignore[attr-defined]
+    )

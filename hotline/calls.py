@@ -20,6 +20,7 @@ from hotline.intake import (
     create_volunteer_lead,
     request_status_for_caller,
 )
+from hotline.ivr.schema import DialNode, EffectNode, RecordNode
 from hotline.models import CallSession, Contact, HelpRequest, Line, VolunteerLead, utcnow
 from hotline.privacy import store_contact
 
@@ -172,17 +173,54 @@ def help_request_for_call(session: Session, call_sid: str) -> HelpRequest | None
     return session.exec(select(HelpRequest).where(HelpRequest.call_sid == call_sid)).first()
 
 
-def record_call_end(session: Session, *, call_sid: str, status: str) -> CallSession | None:
-    """Note how a call ended (completed, busy, no-answer...) and in which menu. Idempotent."""
+def record_call_end(
+    session: Session, env: CallEnv, *, call_sid: str, status: str
+) -> CallSession | None:
+    """Note how a call ended (completed, busy, no-answer...) and in which menu. Idempotent.
+
+    A caller who hangs up while the operators' phones ring, or before the beep of
+    the call-back message, still asked for a person: they get a call-back request,
+    so that no call is lost.
+    """
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
     if call is None:
         return None
     if call.ended_at is None:
         call.ended_at = utcnow()
     call.end_status = status
+    if call.help_request_id is None and _was_waiting_for_a_person(env.flow, call.state):
+        collected = call.state.get("collected", {})
+        help_request = create_help_request(
+            session,
+            line=line_row(session, env.settings, env.line.slug),
+            contact=session.get(Contact, call.contact_id) if call.contact_id else None,
+            call_sid=call.call_sid,
+            source="callback",
+            language=call.state.get("language"),
+            category=collected.get("category"),
+            postcode=collected.get("postcode"),
+            urgency=collected.get("urgency"),
+        )
+        call.help_request_id = help_request.id
     session.add(call)
     session.commit()
     return call
+
+
+def _was_waiting_for_a_person(flow: ivr.Flow, state: dict) -> bool:
+    node = flow.nodes.get(state.get("node", ""))
+    if isinstance(node, DialNode):
+        return True
+    if isinstance(node, RecordNode):
+        after = flow.nodes.get(node.goto)
+        return isinstance(after, EffectNode) and after.effect == "create_callback_request"
+    return False
+
+
+def last_answer(session: Session, call_sid: str) -> str | None:
+    """The answer last given for a call (to replay when two copies of a webhook raced)."""
+    call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
+    return call.last_response if call else None
 
 
 def attach_transcript(session: Session, *, recording_sid: str, text: str) -> bool:

@@ -37,6 +37,7 @@ def create_help_request(
     postcode: str | None = None,
     urgency: str | None = None,
     recording_sid: str | None = None,
+    message: str = "",
 ) -> HelpRequest:
     """Create a help request and its outbox work in the caller's transaction.
 
@@ -57,6 +58,7 @@ def create_help_request(
         postcode=postcode,
         urgency=urgency,
         recording_sid=recording_sid,
+        message=message,
         caller_hash=contact.caller_hash if contact else None,
         contact_id=contact.id if contact else None,
         call_sid=call_sid,

@@ -20,6 +20,9 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
+OPEN_STATUSES = (S.NEW, S.TRIAGED, S.ASSIGNED, S.ACCEPTED)
+
+
 class IllegalTransition(ValueError):
     """A status change the life of a request does not allow."""
 

@@ -10,6 +10,7 @@ import logging
 import re
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
+from sqlalchemy.exc import IntegrityError
 
 from hotline import calls
 from hotline.config import Settings
@@ -88,11 +89,28 @@ def relay_outbox() -> None:
     relay_written(get_session(), get_redis)
 
 
+def _replay_if_raced(call_sid: str, answer):
+    """Run ``answer()``; if a simultaneous copy of this webhook won the race, replay its answer."""
+    try:
+        return answer()
+    except IntegrityError:
+        session = get_session()
+        session.rollback()
+        replay = calls.last_answer(session, call_sid)
+        if replay is None:
+            raise
+        return replay
+
+
 @blueprint.post("/voice")
 def voice() -> Response:
     """A call comes in: greet the caller and offer the first menu."""
-    twiml = calls.answer_call(
-        get_session(), _call_env(), call_sid=_call_sid(), caller_number=request.form.get("From")
+    env, call_sid = _call_env(), _call_sid()
+    twiml = _replay_if_raced(
+        call_sid,
+        lambda: calls.answer_call(
+            get_session(), env, call_sid=call_sid, caller_number=request.form.get("From")
+        ),
     )
     relay_outbox()
     return _twiml(twiml)
@@ -105,8 +123,14 @@ def voice_step(step: int) -> Response:
     if recording_sid and not RECORDING_SID.fullmatch(recording_sid):
         abort(400, "RecordingSid malformed")
     env, call_sid = _call_env(), _call_sid()
+    twiml = _replay_if_raced(call_sid, lambda: _continue(env, call_sid, step, recording_sid))
+    relay_outbox()
+    return _twiml(twiml)
+
+
+def _continue(env: calls.CallEnv, call_sid: str, step: int, recording_sid: str | None) -> str:
     try:
-        twiml = calls.continue_call(
+        return calls.continue_call(
             get_session(),
             env,
             call_sid=call_sid,
@@ -119,11 +143,9 @@ def voice_step(step: int) -> Response:
     except calls.UnknownCall:
         # We lost track of this call (e.g. its first webhook failed): start it over
         # rather than hang up on someone asking for help.
-        twiml = calls.answer_call(
+        return calls.answer_call(
             get_session(), env, call_sid=call_sid, caller_number=request.form.get("From")
         )
-    relay_outbox()
-    return _twiml(twiml)
 
 
 @blueprint.post("/voice/status")
@@ -131,9 +153,11 @@ def voice_status() -> Response:
     """How a call ended, for statistics; holds no phone number."""
     calls.record_call_end(
         get_session(),
+        _call_env(),
         call_sid=_call_sid(),
         status=request.form.get("CallStatus", "")[:32] or "unknown",
     )
+    relay_outbox()
     return Response(status=204)
 
 

@@ -1220,17 +1220,12 @@ def test_with_transcription_on_every_recording_asks_twilio_for_a_transcript(app_
     call = line.call()
     answer = at_message(call, "en")
     assert answer.only("Record").get("transcribeCallback") == "/twilio/voice/transcription"
+    assert answer.only("Record").get("transcribe") == "true"
 
 
-# -- known bugs ------------------------------------------------------------------------------------
+# -- how long the caller waits ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TwilioProvider.render sets gather.num_digits / gather.finish_on_key as Python "
-    "attributes after construction; twilio's TwiML only renders constructor kwargs "
-    "(self.attrs), so numDigits and finishOnKey never reach the TwiML",
-)
 def test_a_menu_goes_on_after_one_key_and_a_postcode_after_four(leuven):
     call = leuven.call()
     welcome = call.dial()
@@ -1239,3 +1234,48 @@ def test_a_menu_goes_on_after_one_key_and_a_postcode_after_four(leuven):
     assert (postcode.gather.get("numDigits"), postcode.gather.get("finishOnKey")) == ("4", "#")
     existing = at_existing(leuven.call(), "nl")
     assert existing.gather.get("numDigits") == "6"
+
+
+# -- callers who hang up while waiting for a person ----------------------------------------------
+
+
+def hang_up(call: Call) -> None:
+    response = call.twilio.post(
+        "/twilio/voice/status", {**call.params, "CallStatus": "completed", "CallDuration": "40"}
+    )
+    assert response.status_code == 204
+
+
+def test_a_caller_who_hangs_up_while_the_operators_phones_ring_gets_a_call_back(leuven):
+    call = leuven.call()
+    at_main(call, "fr")
+    assert "Dial" in call.press("0").verbs
+    hang_up(call)
+    callback = leuven.one(HelpRequest)
+    assert (callback.source, callback.language, callback.recording_sid) == ("callback", "fr", None)
+
+
+def test_a_caller_who_hangs_up_before_the_call_back_beep_is_not_lost(closed):
+    call = closed.call()
+    at_category(call, "nl")
+    call.press("0")
+    assert "Record" in call.answer.verbs
+    hang_up(call)
+    assert closed.one(HelpRequest).source == "callback"
+
+
+def test_a_caller_who_hangs_up_in_a_menu_leaves_no_request(leuven):
+    call = leuven.call()
+    at_category(call, "en")
+    hang_up(call)
+    hang_up(call)  # Twilio may repeat the status callback
+    assert leuven.rows(HelpRequest) == []
+    assert leuven.call_session(call).end_status == "completed"
+
+
+def test_the_status_callback_after_a_request_creates_nothing_more(leuven):
+    call = leuven.call()
+    at_message(call, "nl")
+    call.record_nothing()
+    hang_up(call)
+    assert leuven.one(HelpRequest).source == "ivr"

@@ -1,32 +1,129 @@
 """Twilio: the only module that imports the twilio package.
 
-Checks webhook signatures with twilio's RequestValidator and builds TwiML with
-its VoiceResponse, so every verb and attribute we emit is one Twilio documents.
+Checks webhook signatures with twilio's RequestValidator, builds TwiML with its
+VoiceResponse, so every verb and attribute we emit is one Twilio documents, and
+talks to Twilio's REST API with its real Client, at a configurable base URL
+(``twilio_api_base_url``) so that tests and staging can use a local server.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from collections.abc import Mapping, Sequence
 
+import requests
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 from twilio.twiml.voice_response import Dial, Gather, Say, VoiceResponse
 
 from hotline import ivr
 from hotline.config import Settings
-from hotline.telephony import Provider, Voice
+from hotline.privacy import redact_phone_numbers
+from hotline.telephony import Provider, TelephonyError, Voice
 
 # twilio's HTTP client logs request bodies (which hold phone numbers) at INFO.
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
+TWILIO_API = "https://api.twilio.com"
+# Seconds to wait for Twilio: a call-back is started from an operator's web request.
+REQUEST_TIMEOUT = 10
+RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
+TEXT_BODIES = ("application/json", "application/problem+json", "text/", "application/xml")
+
+
+def _binary_bodies_as_latin1(response: requests.Response, *args, **kwargs) -> None:
+    """twilio's Response keeps only the decoded text of a body. Decoding audio as latin-1,
+    which maps every byte to one character, lets ``text.encode("latin-1")`` give the bytes back.
+    """
+    if not response.headers.get("Content-Type", "").startswith(TEXT_BODIES):
+        response.encoding = "latin-1"
+
+
+class RebasedHttpClient(TwilioHttpClient):
+    """twilio's own HTTP client, sending what is meant for api.twilio.com to ``base_url``."""
+
+    def __init__(self, base_url: str, *, timeout: float = REQUEST_TIMEOUT):
+        super().__init__(timeout=timeout, request_hooks={"response": [_binary_bodies_as_latin1]})
+        self.base_url = base_url.rstrip("/")
+
+    def rebase(self, url: str) -> str:
+        """``url`` with Twilio's REST origin replaced by the configured base URL."""
+        if url == TWILIO_API or url.startswith(TWILIO_API + "/"):
+            return self.base_url + url[len(TWILIO_API) :]
+        return url
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> TwilioResponse:
+        """Make the request twilio asked for, at the configured base URL."""
+        return super().request(
+            method,
+            self.rebase(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
+
+
+def make_client(settings: Settings) -> Client:
+    """twilio's REST Client for this installation's account, at its configured base URL."""
+    secrets = settings.secrets
+    return Client(
+        secrets.twilio_account_sid,
+        secrets.twilio_auth_token,
+        http_client=RebasedHttpClient(settings.twilio_api_base_url),
+        # Settings are the one source of configuration: without a mapping of its own the
+        # client would read TWILIO_EDGE/TWILIO_REGION from the environment and move hosts.
+        environment={"TWILIO_ACCOUNT_SID": secrets.twilio_account_sid},
+    )
+
+
+def _refused(doing: str, error: Exception) -> TelephonyError:
+    """One clear error for anything Twilio answers or fails with, without phone numbers."""
+    if isinstance(error, requests.RequestException):
+        return TelephonyError(f"Twilio could not be reached to {doing}: {type(error).__name__}")
+    status, code = getattr(error, "status", None), getattr(error, "code", None)
+    # Twilio's messages quote the number they did not like ("The 'To' number +32... is ...").
+    reason = getattr(error, "msg", None) or getattr(error, "detail", None) or ""
+    reason = redact_phone_numbers(str(reason).removeprefix("Unable to create record: "))
+    message = f"Twilio refused to {doing} (HTTP {status}, error {code})"
+    return TelephonyError(f"{message}: {reason}" if reason else message, status=status, code=code)
+
 
 class TwilioProvider(Provider):
-    """Twilio Programmable Voice (and, later, Messaging)."""
+    """Twilio Programmable Voice and Messaging."""
 
     name = "twilio"
 
     def __init__(self, settings: Settings):
+        self.settings = settings
         self.validator = RequestValidator(settings.secrets.twilio_auth_token)
+        self._client: Client | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> Client:
+        """twilio's REST client, made on first use (most web requests never need it)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = make_client(self.settings)
+            return self._client
 
     def is_valid_request(self, url: str, params: Mapping[str, str], signature: str) -> bool:
         """Check X-Twilio-Signature against the public URL Twilio called."""
@@ -57,11 +154,10 @@ class TwilioProvider(Provider):
                     # Without it, silence falls through to the next verb; we want the
                     # engine to answer silence kindly (repeat, then an operator).
                     action_on_empty_result=True,
+                    # Only constructor arguments become TwiML attributes (None is left out).
+                    num_digits=action.num_digits or None,
+                    finish_on_key=action.finish_on_key,
                 )
-                if action.num_digits:
-                    gather.num_digits = action.num_digits
-                if action.finish_on_key is not None:
-                    gather.finish_on_key = action.finish_on_key
                 for inner in action.actions:
                     self._speak(gather, inner, voices)
                 response.append(gather)
@@ -73,6 +169,7 @@ class TwilioProvider(Provider):
                     finish_on_key=action.finish_on_key,
                     timeout=action.timeout,
                     play_beep=True,
+                    transcribe=True if transcription_url else None,
                     transcribe_callback=transcription_url,
                 )
                 # An empty recording skips the action and falls through to the next verb:
@@ -110,3 +207,61 @@ class TwilioProvider(Provider):
             parent.append(say)
         else:
             raise TypeError(f"cannot render {type(action).__name__} as TwiML")
+
+    def bridge(
+        self, *, announcement: str, voice: Voice, caller_id: str, number: str, ended: str
+    ) -> str:
+        """TwiML: say ``announcement``, dial ``number`` as ``caller_id``, then say ``ended``."""
+        voices = {voice.language: voice}
+        response = VoiceResponse()
+        self._speak(response, ivr.Say(text=announcement, language=voice.language), voices)
+        dial = Dial(caller_id=caller_id, timeout=30)
+        dial.number(number)
+        response.append(dial)
+        # Without an action URL the call goes on after the Dial: whoever is still on the line
+        # hears that the other side has gone (or never answered) instead of silence.
+        self._speak(response, ivr.Say(text=ended, language=voice.language), voices)
+        response.hangup()
+        return str(response)
+
+    def send_sms(
+        self, *, to: str, from_: str, body: str, status_callback: str | None = None
+    ) -> str:
+        """Send an SMS through Twilio's Messages API; returns its sid ("SM...")."""
+        try:
+            message = self.client.messages.create(
+                to=to, from_=from_, body=body, status_callback=status_callback
+            )
+        except (TwilioException, requests.RequestException) as error:
+            raise _refused("send an SMS", error) from None
+        return message.sid
+
+    def create_call(self, *, to: str, from_: str, twiml: str, timeout: int = 30) -> str:
+        """Start an outgoing call through Twilio's Calls API; returns its sid ("CA...")."""
+        try:
+            call = self.client.calls.create(to=to, from_=from_, twiml=twiml, timeout=timeout)
+        except (TwilioException, requests.RequestException) as error:
+            raise _refused("start a call", error) from None
+        return call.sid
+
+    def fetch_recording(self, recording_sid: str) -> tuple[bytes, str]:
+        """Download a recording as MP3, authenticated like every other request to Twilio."""
+        if not RECORDING_SID.fullmatch(recording_sid):
+            raise TelephonyError("not a Twilio recording sid", status=404)
+        client = self.client
+        url = (
+            f"{TWILIO_API}/2010-04-01/Accounts/{client.account_sid}/Recordings/{recording_sid}.mp3"
+        )
+        try:
+            # Twilio may answer with a redirect to its media storage; requests drops the
+            # credentials when it follows one to another host.
+            response = client.request(
+                "GET", url, headers={"Accept": "audio/mpeg"}, allow_redirects=True
+            )
+        except requests.RequestException as error:
+            raise _refused("fetch a recording", error) from None
+        if response.status_code >= 400:
+            error = client.api.v2010.exception("GET", url, response, "Unable to fetch record")
+            raise _refused("fetch a recording", error)
+        content_type = (response.headers or {}).get("Content-Type", "audio/mpeg")
+        return response.text.encode("latin-1"), content_type.split(";")[0].strip()

@@ -1,0 +1,251 @@
+"""Operators' work on help requests: the live queue, triage, notes, duplicates, cancelling,
+and logging a call taken by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from hotline.audit import record
+from hotline.config import LineSettings, Secrets, normalise_number
+from hotline.intake import create_help_request
+from hotline.lifecycle import OPEN_STATUSES, change_status
+from hotline.models import HelpRequest, Line, RequestStatus, utcnow
+from hotline.privacy import store_contact
+
+CATEGORIES = ("groceries", "meal", "errand", "dog", "talk", "other")
+URGENCIES = ("today", "coming_days")
+LANGUAGES = ("nl", "fr", "en")
+TRIAGE_FIELDS = ("category", "postcode", "urgency", "language", "notes")
+
+
+class TriageError(ValueError):
+    """A triage request that cannot be carried out (the message says why)."""
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the operators' queue: the request and what is worth knowing at a glance."""
+
+    help_request: HelpRequest
+    age: timedelta
+    has_message: bool
+    called_before: bool  # the same caller (keyed hash) made an earlier request
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What an operator narrows the queue to; None means any."""
+
+    status: str | None = None
+    category: str | None = None
+    postcode: str | None = None
+    language: str | None = None
+    source: str | None = None
+
+
+def list_queue(
+    session: Session, *, filters: QueueFilters, now: datetime | None = None, limit: int = 200
+) -> list[QueueRow]:
+    """Open requests, urgent ones first, then the oldest first (call-backs likewise)."""
+    now = now or utcnow()
+    query = select(HelpRequest)
+    if filters.status:
+        query = query.where(HelpRequest.status == filters.status)
+    else:
+        query = query.where(col(HelpRequest.status).in_(OPEN_STATUSES))
+    for field in ("category", "postcode", "language", "source"):
+        value = getattr(filters, field)
+        if value:
+            query = query.where(getattr(HelpRequest, field) == value)
+    urgent_first = sa.case((HelpRequest.urgency == "today", 0), else_=1)
+    query = query.order_by(urgent_first, HelpRequest.created_at, HelpRequest.id).limit(limit)
+    requests = list(session.exec(query))
+    return [
+        QueueRow(
+            help_request=help_request,
+            age=now - help_request.created_at,
+            has_message=bool(help_request.recording_sid or help_request.message),
+            called_before=help_request.id in _repeat_callers(session, requests),
+        )
+        for help_request in requests
+    ]
+
+
+def _repeat_callers(session: Session, requests: list[HelpRequest]) -> set[int]:
+    """Ids of the requests whose caller had made an earlier request (by keyed hash)."""
+    hashes = {r.caller_hash for r in requests if r.caller_hash}
+    if not hashes:
+        return set()
+    first_seen = dict(
+        session.exec(
+            select(HelpRequest.caller_hash, sa.func.min(HelpRequest.created_at))
+            .where(col(HelpRequest.caller_hash).in_(hashes))
+            .group_by(HelpRequest.caller_hash)
+        ).all()
+    )
+    return {
+        r.id for r in requests if r.caller_hash and first_seen.get(r.caller_hash) < r.created_at
+    }
+
+
+def callers_earlier_requests(session: Session, help_request: HelpRequest) -> list[HelpRequest]:
+    """The same caller's other requests (by keyed hash), newest first."""
+    if not help_request.caller_hash:
+        return []
+    return list(
+        session.exec(
+            select(HelpRequest)
+            .where(
+                HelpRequest.caller_hash == help_request.caller_hash,
+                HelpRequest.id != help_request.id,
+            )
+            .order_by(col(HelpRequest.created_at).desc())
+        )
+    )
+
+
+def triage_request(
+    session: Session,
+    *,
+    help_request: HelpRequest,
+    operator_id: int,
+    line: LineSettings,
+    changes: dict[str, str | None],
+) -> HelpRequest:
+    """Correct category, area, urgency, language or notes (audited); new becomes triaged."""
+    _require_open(help_request)
+    cleaned = _validated(changes, line)
+    diff = {
+        field: [getattr(help_request, field), value]
+        for field, value in cleaned.items()
+        if getattr(help_request, field) != value
+    }
+    for field, (_old, new) in diff.items():
+        setattr(help_request, field, new)
+    help_request.updated_at = utcnow()
+    session.add(help_request)
+    if diff:
+        record(session, "triaged", operator_id=operator_id, help_request_id=help_request.id, **diff)
+    if help_request.status == RequestStatus.NEW:
+        change_status(session, help_request, RequestStatus.TRIAGED, operator_id=operator_id)
+    session.commit()
+    return help_request
+
+
+def _validated(changes: dict[str, str | None], line: LineSettings) -> dict[str, str | None]:
+    cleaned: dict[str, str | None] = {}
+    for field, value in changes.items():
+        if field not in TRIAGE_FIELDS:
+            raise TriageError(f"unknown field {field}")
+        value = (value or "").strip() or None
+        allowed = {"category": CATEGORIES, "urgency": URGENCIES, "language": LANGUAGES}.get(field)
+        if value is not None and allowed and value not in allowed:
+            raise TriageError(f"{field} must be one of {', '.join(allowed)}")
+        if field == "postcode" and value is not None and value not in line.postcodes:
+            raise TriageError(f"postcode {value} is not served by {line.name}")
+        cleaned[field] = value if field != "notes" else (value or "")
+    return cleaned
+
+
+def mark_duplicate(
+    session: Session, *, help_request: HelpRequest, original_reference: str, operator_id: int
+) -> HelpRequest:
+    """Close a request as a duplicate of another one on the same line (by reference)."""
+    original = session.exec(
+        select(HelpRequest).where(
+            HelpRequest.line_id == help_request.line_id,
+            HelpRequest.reference == original_reference.strip(),
+        )
+    ).first()
+    if original is None:
+        raise TriageError(f"no request with reference {original_reference.strip()}")
+    if original.id == help_request.id:
+        raise TriageError("a request cannot be a duplicate of itself")
+    _require_open(help_request)
+    help_request.duplicate_of_id = original.id
+    change_status(
+        session,
+        help_request,
+        RequestStatus.CANCELLED,
+        operator_id=operator_id,
+        reason=f"duplicate of {original.reference}",
+    )
+    record(
+        session,
+        "duplicate",
+        operator_id=operator_id,
+        help_request_id=help_request.id,
+        of=original.reference,
+    )
+    session.commit()
+    return help_request
+
+
+def cancel_request(
+    session: Session, *, help_request: HelpRequest, reason: str, operator_id: int
+) -> HelpRequest:
+    """Cancel a request; a reason is required so that nobody wonders later."""
+    if not reason.strip():
+        raise TriageError("say why the request is cancelled")
+    change_status(
+        session,
+        help_request,
+        RequestStatus.CANCELLED,
+        operator_id=operator_id,
+        reason=reason.strip(),
+    )
+    session.commit()
+    return help_request
+
+
+def _require_open(help_request: HelpRequest) -> None:
+    if help_request.status in (RequestStatus.DONE, RequestStatus.CANCELLED):
+        raise TriageError(f"the request is {help_request.status}")
+
+
+def log_live_call(
+    session: Session,
+    *,
+    line: LineSettings,
+    line_row: Line,
+    secrets: Secrets,
+    operator_id: int,
+    phone_number: str,
+    language: str,
+    category: str,
+    postcode: str,
+    urgency: str,
+    message: str,
+) -> HelpRequest:
+    """A call an operator took by hand becomes a request like any other.
+
+    The number typed by the operator goes straight into the vault; the request
+    only points at it.
+    """
+    number = normalise_number(phone_number, line.country)
+    if number is None:
+        raise TriageError("that is not a valid phone number")
+    fields = _validated(
+        {"language": language, "category": category, "postcode": postcode, "urgency": urgency},
+        line,
+    )
+    if not all(fields.values()):
+        raise TriageError("language, category, postcode and urgency are needed")
+    contact = store_contact(session, secrets, number)
+    help_request = create_help_request(
+        session,
+        line=line_row,
+        contact=contact,
+        source="live",
+        message=message.strip(),
+        **fields,
+    )
+    record(session, "logged_live_call", operator_id=operator_id, help_request_id=help_request.id)
+    change_status(session, help_request, RequestStatus.TRIAGED, operator_id=operator_id)
+    session.commit()
+    return help_request
