@@ -6,6 +6,8 @@ CSRF token (Flask-WTF); texts are translated with Flask-Babel (Dutch, English).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Flask, current_app, request
 from flask_babel import Babel, get_locale
 from flask_login import current_user
@@ -34,6 +36,8 @@ assets = Blueprint(
 csrf = CSRFProtect()
 babel = Babel()
 LANGUAGES = ("nl", "en")
+# English message ids; translations/nl holds the Dutch (see README, Translations).
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 # Blueprints whose pages are for logged-in staff (the API has its own token check).
 STAFF_BLUEPRINTS = (accounts, assignments, calls, dashboard, help_requests, volunteers)
 
@@ -49,7 +53,12 @@ def init_app(app: Flask) -> None:
     """Register the UI's blueprints, login, CSRF protection and translations on ``app``."""
     csrf.init_app(app)
     auth.login_manager.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, default_locale="nl")
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_locale="nl",
+        default_translation_directories=str(TRANSLATIONS),
+    )
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a shift is long; the session bounds it
     csrf.exempt(webhooks.blueprint)  # Twilio signs its requests instead
     app.register_blueprint(assets)

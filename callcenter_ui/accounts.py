@@ -6,7 +6,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, TelField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TelField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from callcenter_ui.auth import coordinator_required
@@ -22,17 +29,17 @@ class NewAccountForm(FlaskForm):
     display_name = StringField(validators=[DataRequired(), Length(max=120)])
     password = PasswordField(validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD_LENGTH)])
     coordinator = BooleanField()
-    locale = SelectField(choices=[("nl", "Nederlands"), ("en", "English")])
+    locale = SelectField(choices=[SelectChoice("nl", "Nederlands"), SelectChoice("en", "English")])
 
 
 class AccountForm(FlaskForm):
-    role = SelectField(choices=[("operator", "operator"), ("coordinator", "coordinator")])
+    role = SelectField(choices=[SelectChoice("operator"), SelectChoice("coordinator")])
     active = BooleanField()
 
 
 class ProfileForm(FlaskForm):
     display_name = StringField(validators=[DataRequired(), Length(max=120)])
-    locale = SelectField(choices=[("nl", "Nederlands"), ("en", "English")])
+    locale = SelectField(choices=[SelectChoice("nl", "Nederlands"), SelectChoice("en", "English")])
     phone_number = TelField(validators=[Optional(), Length(max=32)])
     new_password = PasswordField(validators=[Optional(), Length(min=accounts.MIN_PASSWORD_LENGTH)])
 

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlmodel import select
-from wtforms import SelectField, StringField, TelField, TextAreaField
+from wtforms import SelectChoice, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from hotline import triage
@@ -32,8 +32,14 @@ def _line_of(help_request: HelpRequest):
 
 def _choices(values, blank: str | None = None):
     labels = labels_for()
-    pairs = [(value, labels.get(value, value)) for value in values]
-    return ([("", blank)] if blank is not None else []) + pairs
+    pairs = [SelectChoice(value, labels.get(value, value)) for value in values]
+    return ([SelectChoice("", blank)] if blank is not None else []) + pairs
+
+
+def _postcode_choices(line) -> list[SelectChoice]:
+    return [SelectChoice("", "—")] + [
+        SelectChoice(code, f"{code} {name}") for code, name in line.postcodes.items()
+    ]
 
 
 def labels_for() -> dict[str, str]:
@@ -128,9 +134,7 @@ class CancelForm(FlaskForm):
 def _triage_form(help_request: HelpRequest, line, formdata=None) -> TriageForm:
     form = TriageForm(formdata=formdata, obj=None if formdata else help_request)
     form.category.choices = _choices(triage.CATEGORIES, blank="—")
-    form.postcode.choices = [("", "—")] + [
-        (code, f"{code} {name}") for code, name in line.postcodes.items()
-    ]
+    form.postcode.choices = _postcode_choices(line)
     form.urgency.choices = _choices(triage.URGENCIES, blank="—")
     form.language.choices = _choices(triage.LANGUAGES, blank="—")
     return form
@@ -253,9 +257,7 @@ def new():
     form = LiveCallForm()
     form.language.choices = _choices(line.languages)
     form.category.choices = _choices(triage.CATEGORIES, blank="—")
-    form.postcode.choices = [("", "—")] + [
-        (code, f"{code} {name}") for code, name in line.postcodes.items()
-    ]
+    form.postcode.choices = _postcode_choices(line)
     form.urgency.choices = _choices(triage.URGENCIES, blank="—")
     status = 200
     if form.validate_on_submit():

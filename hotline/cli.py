@@ -140,6 +140,48 @@ def secrets_command() -> None:
     click.echo("# TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN come from the Twilio console.")
 
 
+# --- accounts ----------------------------------------------------------------------------
+
+
+@cli.group()
+def operator() -> None:
+    """Call-centre accounts (operators and coordinators)."""
+
+
+@operator.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", help="Full name shown in the UI (default: USERNAME).")
+@click.option("--coordinator", is_flag=True, help="May manage accounts.")
+@click.option("--locale", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+)
+@with_appcontext
+def operator_add(
+    username: str, display_name: str | None, coordinator: bool, locale: str, password_stdin: bool
+) -> None:
+    """Create an account; the password is asked for (or read from stdin)."""
+    from hotline.accounts import AccountError, create_operator
+    from hotline.db import get_session
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        created = create_operator(
+            get_session(),
+            username=username,
+            display_name=display_name or username,
+            password=password,
+            role="coordinator" if coordinator else "operator",
+            locale=locale,
+        )
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created {created.role} '{created.username}'")
+
+
 # --- IVR flows ---------------------------------------------------------------------------
 
 

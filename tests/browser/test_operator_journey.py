@@ -1,0 +1,102 @@
+"""An operator's shift in a real browser: a call arrives, is triaged and handed to a volunteer."""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from twilio.request_validator import RequestValidator
+
+from hotline.accounts import create_operator
+from hotline.models import Volunteer, utcnow
+from hotline.privacy import store_contact
+from tests.conftest import LEUVEN_NUMBER, STAFF_PASSWORD
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = os.environ.get("HOTLINE_SCREENSHOTS")  # a folder: also save README screenshots
+
+
+def post_signed(app, path: str, params: dict[str, str]) -> ET.Element:
+    """POST a webhook to the live server exactly as Twilio would, signature included."""
+    url = app.base_url + path
+    token = app.extensions["hotline.settings"].secrets.twilio_auth_token
+    request = urllib.request.Request(
+        url,
+        data=urllib.parse.urlencode(params).encode(),
+        headers={"X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return ET.fromstring(response.read())
+
+
+def phone_in(app, keys: list[str]) -> str:
+    """A resident calls and presses ``keys``; returns the reference the IVR read out."""
+    params = {"CallSid": "CA" + "7" * 32, "From": "+32470123456", "To": LEUVEN_NUMBER}
+    answer = post_signed(app, "/twilio/voice", params)
+    for pressed in keys:
+        action = [e.get("action") for e in answer.iter() if e.get("action")][-1]
+        answer = post_signed(app, action, {**params, **({"Digits": pressed} if pressed else {})})
+    spoken = " ".join(t.strip() for t in answer.itertext() if t.strip())
+    return "".join(re.search(r"((?:\d[ ,.]*){6})", spoken).group(1).split()).replace(",", "")
+
+
+def shoot(page, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def test_an_operator_sees_a_call_arrive_triages_it_and_assigns_a_suggested_volunteer(
+    live_app, page
+):
+    with Session(live_app.extensions["hotline.engine"]) as session:
+        create_operator(session, username="olga", display_name="Olga Peeters",
+                        password=STAFF_PASSWORD, locale="en")  # fmt: skip
+        from hotline.db import line_row
+
+        line = line_row(session, live_app.extensions["hotline.settings"], "leuven")
+        contact = store_contact(session, live_app.extensions["hotline.settings"].secrets,
+                                "+32470555666")  # fmt: skip
+        session.add(Volunteer(line_id=line.id, name="Marie Claes", contact_id=contact.id,
+                              postcode="3000", languages=["nl", "fr"], skills=["groceries", "meal"],
+                              safety_accepted_at=utcnow()))  # fmt: skip
+        session.commit()
+
+    page.goto(live_app.base_url + "/login")
+    page.get_by_label("Username").fill("olga")
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/requests/")
+    assert page.get_by_text("Nothing waiting.").is_visible()
+
+    # A resident phones in: Dutch, I need help, groceries, 3000, today, no message.
+    reference = phone_in(live_app, ["1", "1", "1", "3000", "1", ""])
+    row = page.locator(f'tr[data-reference="{reference}"]')
+    row.wait_for(timeout=10_000)  # appears by itself: nobody pressed reload
+    assert "today" in row.inner_text()
+    shoot(page, "queue")
+
+    row.get_by_role("link", name=reference).click()
+    page.wait_for_url(re.compile(r".*/requests/\d+$"))
+    page.get_by_label("Notes").fill("Needs bread and her prescription from the pharmacy.")
+    page.get_by_role("button", name="Save triage").click()
+    page.get_by_text("Saved.").wait_for()
+    assert page.locator("h1 .badge").inner_text() == "triaged"
+
+    suggestion = page.locator(".suggestion", has_text="Marie Claes")
+    assert "same postcode" in suggestion.inner_text()
+    suggestion.get_by_role("button", name="Assign").click()
+    page.wait_for_url(re.compile(r".*/requests/\d+$"))
+    assert page.locator("h1 .badge").inner_text() == "assigned"
+    assert "Olga Peeters" in page.locator(".history").inner_text()
+    shoot(page, "request")
+    assert "470123456" not in page.content() and "470555666" not in page.content()
+
+    page.goto(live_app.base_url + "/dashboard/")
+    shoot(page, "dashboard")
