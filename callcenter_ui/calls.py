@@ -1,7 +1,117 @@
-"""Placeholder: call-back bridging and recordings (being built, see issue 4)."""
+"""Phoning from a request's page: call the resident back, listen to their recorded message.
+
+Numbers never reach the browser: the call is bridged by the system, and the recording
+is streamed through the app from the telephony provider (login required, not cached).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
 
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from hotline import callbacks
+from hotline.db import get_session
+from hotline.models import HelpRequest, Operator
+from hotline.privacy import redact_phone_numbers
+from hotline.telephony import TelephonyError, get_provider
+
+log = logging.getLogger(__name__)
 blueprint = Blueprint("calls", __name__)
+
+
+@blueprint.app_template_filter("redact_numbers")
+def redact_numbers(text: str | None) -> str:
+    """Hide phone numbers a caller spoke into their message (transcripts are shown on pages)."""
+    return redact_phone_numbers(text or "")
+
+
+def _help_request(request_id: int) -> HelpRequest:
+    help_request = get_session().get(HelpRequest, request_id)
+    if help_request is None:
+        abort(404)
+    return help_request
+
+
+@blueprint.post("/requests/<int:request_id>/call-back")
+def call_back(request_id: int) -> BaseResponse:
+    """Ring the operator's own phone, then connect them to the resident of this request."""
+    session = get_session()
+    help_request = _help_request(request_id)
+    operator = session.get(Operator, current_user.id)
+    try:
+        callbacks.call_back(
+            session,
+            settings=current_app.extensions["hotline.settings"],
+            provider=get_provider(),
+            flows=current_app.extensions["hotline.flows"],
+            help_request=help_request,
+            operator=operator,
+        )
+    except callbacks.OperatorHasNoPhone:
+        flash(
+            _(
+                "We do not have your own phone number yet, so the system cannot call you. "
+                "Add it on your profile page, then press Call back again."
+            ),
+            "error",
+        )
+    except callbacks.ResidentHasNoNumber:
+        flash(
+            _(
+                "This request has no phone number on file (none was given, or it has been "
+                "deleted after the retention period), so it cannot be called back."
+            ),
+            "error",
+        )
+    except callbacks.CallBackAlreadyRinging:
+        flash(
+            _(
+                "Your phone is already being called for this request. "
+                "Answer it, or wait a minute before trying again."
+            ),
+            "error",
+        )
+    except TelephonyError as error:
+        log.warning("call-back for request %s failed: %s", help_request.id, error)
+        flash(
+            _(
+                "The call could not be started: the telephone service refused it "
+                "(error %(code)s). Try again in a minute; if it keeps failing, tell your "
+                "coordinator.",
+                code=error.code or error.status or "-",
+            ),
+            "error",
+        )
+    else:
+        flash(
+            _(
+                "Your phone will ring in a moment. Answer it and you will be connected to "
+                "the resident of request %(reference)s. Both of you see the hotline's number.",
+                reference=help_request.reference,
+            )
+        )
+    return redirect(url_for("requests.detail", request_id=help_request.id))
+
+
+@blueprint.get("/requests/<int:request_id>/recording")
+def recording(request_id: int) -> Response:
+    """The resident's recorded message, streamed from the provider; never cached."""
+    help_request = _help_request(request_id)
+    if not help_request.recording_sid:
+        abort(404)
+    try:
+        audio, content_type = get_provider().fetch_recording(help_request.recording_sid)
+    except TelephonyError as error:
+        if error.not_found:  # deleted at the provider, e.g. by the retention purge
+            abort(404)
+        log.warning("recording of request %s unavailable: %s", help_request.id, error)
+        abort(502)
+    response = Response(audio, mimetype=content_type or "audio/mpeg")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Byte ranges let the player seek, and Safari plays nothing without them.
+    return response.make_conditional(request, accept_ranges=True, complete_length=len(audio))

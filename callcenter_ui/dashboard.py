@@ -1,13 +1,149 @@
-"""Placeholder: being built (see issue 4)."""
+"""The dashboard: how busy the line is, for every member of staff. Counts only, never people."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import format_date, ngettext
+from flask_babel import gettext as _
+
+from hotline.config import LineSettings, Settings
+from hotline.db import get_session, line_row
+from hotline.models import utcnow
+from hotline.overview import dashboard
+from hotline.statistics import DayCount
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+REFRESH_SECONDS = 60
+
+# The bar chart's geometry, in SVG user units (the SVG scales to the card's width).
+BAR_WIDTH, BAR_GAP, PLOT_HEIGHT, TOP, BOTTOM, LEFT = 36, 14, 150, 22, 40, 8
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One day's bar in the chart, with where to draw it and what to say about it."""
+
+    x: float
+    y: float
+    height: float
+    count: int
+    weekday: str
+    date: str
+    title: str
+    today: bool
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """A server-rendered bar chart: its size, its bars and a sentence that sums it up."""
+
+    width: int
+    height: int
+    bar_width: int
+    baseline: float
+    bars: list[Bar]
+    summary: str
+
+
+def bar_chart(days: list[DayCount]) -> BarChart:
+    """Lay out one bar per day, scaled to the busiest day (empty days stay visible as 0)."""
+    tallest = max((day.count for day in days), default=0) or 1
+    bars = []
+    for index, day in enumerate(days):
+        height = PLOT_HEIGHT * day.count / tallest
+        full_date = format_date(day.day, "full")
+        bars.append(
+            Bar(
+                x=LEFT + index * (BAR_WIDTH + BAR_GAP),
+                y=TOP + PLOT_HEIGHT - height,
+                height=height,
+                count=day.count,
+                weekday=format_date(day.day, "EEE"),
+                date=format_date(day.day, "d/M"),
+                title=ngettext(
+                    "%(date)s: %(num)d request",
+                    "%(date)s: %(num)d requests",
+                    day.count,
+                    date=full_date,
+                ),
+                today=index == len(days) - 1,
+            )
+        )
+    total = sum(day.count for day in days)
+    busiest = max(days, key=lambda day: day.count, default=None)
+    summary = ngettext(
+        "%(num)d request in the last %(days)d days.",
+        "%(num)d requests in the last %(days)d days.",
+        total,
+        days=len(days),
+    )
+    if busiest is not None and busiest.count:
+        summary += " " + _(
+            "Busiest day: %(date)s (%(count)d).",
+            date=format_date(busiest.day, "full"),
+            count=busiest.count,
+        )
+    return BarChart(
+        width=LEFT * 2 + len(days) * (BAR_WIDTH + BAR_GAP) - BAR_GAP,
+        height=TOP + PLOT_HEIGHT + BOTTOM,
+        bar_width=BAR_WIDTH,
+        baseline=TOP + PLOT_HEIGHT,
+        bars=bars,
+        summary=summary,
+    )
+
+
+def duration(value: timedelta | None) -> str:
+    """A waiting time as operators say it: '45 s', '12 min', '2 h 05 min', '3 d 4 h'."""
+    if value is None:
+        return "–"
+    seconds = int(value.total_seconds())
+    if seconds < 60:
+        return _("%(s)d s", s=seconds)
+    minutes = seconds // 60
+    if minutes < 60:
+        return _("%(m)d min", m=minutes)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _("%(h)d h %(m)02d min", h=hours, m=minutes)
+    days, hours = divmod(hours, 24)
+    return _("%(d)d d %(h)d h", d=days, h=hours)
+
+
+def _chosen_line(settings: Settings) -> LineSettings:
+    slug = request.args.get("line") or next(iter(settings.lines))
+    if slug not in settings.lines:
+        abort(404)
+    return settings.lines[slug]
 
 
 @blueprint.get("/")
 def index() -> str:
-    """Placeholder page."""
-    return render_template("base.html")
+    """The dashboard page; htmx asks for the figures alone again every minute."""
+    settings: Settings = current_app.extensions["hotline.settings"]
+    line = _chosen_line(settings)
+    session = get_session()
+    now = utcnow()
+    figures = dashboard(
+        session,
+        now=now,
+        timezone=line.timezone,
+        line_id=line_row(session, settings, line.slug).id,
+    )
+    template = (
+        "dashboard/_figures.html" if request.headers.get("HX-Request") else "dashboard/index.html"
+    )
+    return render_template(
+        template,
+        figures=figures,
+        chart=bar_chart(figures.per_day),
+        updated_at=now.astimezone(ZoneInfo(line.timezone)).strftime("%H:%M"),
+        line=line,
+        lines=list(settings.lines.values()),
+        duration=duration,
+        refresh_seconds=REFRESH_SECONDS,
+    )

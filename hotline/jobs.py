@@ -6,8 +6,10 @@ import logging
 
 from flask import current_app
 
+from hotline import messaging
 from hotline.db import get_engine, session_scope
 from hotline.models import HelpRequest, utcnow
+from hotline.telephony import get_provider
 
 log = logging.getLogger(__name__)
 
@@ -26,3 +28,18 @@ def announce_request(help_request_id: int) -> bool:
         session.add(help_request)
     current_app.logger.info("help request %s announced to operators", help_request_id)
     return True
+
+
+def send_assignment_sms(assignment_id: int) -> str | None:
+    """Text a volunteer their new assignment; returns the message sid, None if already sent.
+
+    A failure at Twilio raises, so rq retries with backoff (JOB_RETRY on every outbox
+    job); the sent message is recorded, so a retry or a second run sends nothing more.
+    """
+    with session_scope(get_engine()) as session:
+        return messaging.send_assignment_offer(
+            session,
+            settings=current_app.extensions["hotline.settings"],
+            provider=get_provider(),
+            assignment_id=assignment_id,
+        )

@@ -14,6 +14,24 @@ from flask import Flask, current_app
 from hotline.config import Settings
 
 
+class TelephonyError(Exception):
+    """The provider refused a request or could not be reached.
+
+    The message is safe to log and to keep in rq's failed-job registry: it never
+    holds a phone number (providers' own messages often quote the number).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
+        super().__init__(message)
+        self.status = status  # the provider's HTTP status, None when it was not reached
+        self.code = code  # the provider's own error code, e.g. Twilio's 21211
+
+    @property
+    def not_found(self) -> bool:
+        """Whether the provider says the thing asked for does not exist (any more)."""
+        return self.status == 404
+
+
 @dataclass(frozen=True)
 class Voice:
     """How prompts in one language are spoken."""
@@ -43,6 +61,30 @@ class Provider:
         transcription_url: str | None = None,
     ) -> str:
         """Turn IVR actions (hotline.ivr Say/Pause/Gather/...) into the provider's response."""
+        raise NotImplementedError
+
+    def bridge(
+        self, *, announcement: str, voice: Voice, caller_id: str, number: str, ended: str
+    ) -> str:
+        """Instructions for an answered call: say ``announcement``, then connect to ``number``
+        showing ``caller_id``; say ``ended`` once that second call is over."""
+        raise NotImplementedError
+
+    def send_sms(
+        self, *, to: str, from_: str, body: str, status_callback: str | None = None
+    ) -> str:
+        """Send one SMS; returns the provider's message id. Raises TelephonyError."""
+        raise NotImplementedError
+
+    def create_call(self, *, to: str, from_: str, twiml: str, timeout: int = 30) -> str:
+        """Ring ``to`` (for ``timeout`` seconds) showing ``from_``; once answered, run ``twiml``.
+
+        Returns the provider's call id. Raises TelephonyError.
+        """
+        raise NotImplementedError
+
+    def fetch_recording(self, recording_sid: str) -> tuple[bytes, str]:
+        """A recorded message's audio and its content type. Raises TelephonyError."""
         raise NotImplementedError
 
 
