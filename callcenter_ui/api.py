@@ -155,6 +155,14 @@ def _authenticate() -> None:
     g.api_operator = operator
 
 
+@blueprint.after_request
+def _not_for_caches(response):
+    # Answers hold volunteers' names and residents' messages: no proxy or browser keeps them.
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 # --- parameters ---------------------------------------------------------------------------
 
 

@@ -77,12 +77,18 @@ def call_back(request_id: int) -> BaseResponse:
         )
     except TelephonyError as error:
         log.warning("call-back for request %s failed: %s", help_request.id, error)
+        if error.status is None:
+            problem = _("the telephone service cannot be reached")
+        else:
+            problem = _(
+                "the telephone service refused it (error %(code)s)",
+                code=error.code or error.status,
+            )
         flash(
             _(
-                "The call could not be started: the telephone service refused it "
-                "(error %(code)s). Try again in a minute; if it keeps failing, tell your "
-                "coordinator.",
-                code=error.code or error.status or "-",
+                "The call could not be started: %(problem)s. Try again in a minute; "
+                "if it keeps failing, tell your coordinator.",
+                problem=problem,
             ),
             "error",
         )

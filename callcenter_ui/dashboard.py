@@ -1,18 +1,39 @@
-"""The dashboard: how busy the line is, for every member of staff. Counts only, never people."""
+"""The dashboard: how busy the line is, for every member of staff. Counts only, never people.
+
+Also API access: staff make and revoke their own tokens for the JSON API here
+(coordinators see and may revoke everyone's).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, render_template, request
-from flask_babel import format_date, ngettext
+from babel import dates as babel_dates
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlmodel import select
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
 
+from hotline.api_tokens import MAX_NAME_LENGTH, TokenError, create_token, list_tokens, revoke_token
 from hotline.config import LineSettings, Settings
 from hotline.db import get_session, line_row
-from hotline.models import utcnow
+from hotline.models import ApiToken, Operator, utcnow
 from hotline.overview import dashboard
 from hotline.statistics import DayCount
 
@@ -147,3 +168,84 @@ def index() -> str:
         duration=duration,
         refresh_seconds=REFRESH_SECONDS,
     )
+
+
+# --- API access ---------------------------------------------------------------------------
+
+
+class NewTokenForm(FlaskForm):
+    name = StringField(validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)])
+
+
+class RevokeTokenForm(FlaskForm):
+    """Only the CSRF token: revoking is a POST from a button."""
+
+
+def _local_time(moment: datetime | None) -> str:
+    """A moment in the (first) line's timezone, as staff read it; '–' for never."""
+    if moment is None:
+        return "–"
+    settings: Settings = current_app.extensions["hotline.settings"]
+    zone = ZoneInfo(next(iter(settings.lines.values())).timezone)
+    return babel_dates.format_datetime(moment, "short", tzinfo=zone, locale=get_locale())
+
+
+def _tokens_page(form: NewTokenForm, new_token: str | None = None, status: int = 200):
+    session = get_session()
+    settings: Settings = current_app.extensions["hotline.settings"]
+    mine_only = None if current_user.is_coordinator else current_user.id
+    usernames = dict(session.exec(select(Operator.id, Operator.username)).all())
+    response = make_response(
+        render_template(
+            "dashboard/api_tokens.html",
+            form=form,
+            revoke_form=RevokeTokenForm(),
+            tokens=list_tokens(session, operator_id=mine_only),
+            usernames=usernames,
+            new_token=new_token,
+            api_base=settings.public_base_url.rstrip("/") + "/api/v1",
+            local_time=_local_time,
+        ),
+        status,
+    )
+    # The page may show a token's secret: keep it out of every cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.route("/api-tokens", methods=["GET", "POST"])
+def api_tokens():
+    """Your API tokens (coordinators: everyone's) and a form to make one; its secret shows once."""
+    form = NewTokenForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            raw = create_token(
+                session,
+                operator_id=current_user.id,
+                name=form.name.data,
+                created_by=current_user.id,
+            )
+        except TokenError as error:
+            session.rollback()
+            form.name.errors = [str(error)]
+            return _tokens_page(form, status=400)
+        # Shown in this response only, never flashed: the session cookie is signed, not secret.
+        return _tokens_page(NewTokenForm(formdata=None), new_token=raw, status=201)
+    return _tokens_page(form, status=400 if form.is_submitted() else 200)
+
+
+@blueprint.post("/api-tokens/<int:token_id>/revoke")
+def revoke_api_token(token_id: int):
+    """Revoke one of your tokens (coordinators: anyone's)."""
+    session = get_session()
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        abort(404)
+    if token.operator_id != current_user.id and not current_user.is_coordinator:
+        abort(403)
+    if not RevokeTokenForm().validate_on_submit():
+        abort(400)
+    revoke_token(session, token_id=token.id, revoked_by=current_user.id)
+    flash(_("The token “%(name)s” no longer works.", name=token.name), "ok")
+    return redirect(url_for("dashboard.api_tokens"))

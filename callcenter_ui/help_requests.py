@@ -10,7 +10,7 @@ from sqlmodel import select
 from wtforms import SelectChoice, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from hotline import triage
+from hotline import triage, vocabulary
 from hotline.audit import history
 from hotline.config import Settings
 from hotline.db import get_session, line_row
@@ -96,8 +96,8 @@ def _queue_page(title: str, source: str | None = None):
         rows=rows,
         filters=filters,
         statuses=list(TRANSITIONS),
-        categories=triage.CATEGORIES,
-        languages=triage.LANGUAGES,
+        categories=vocabulary.CATEGORIES,
+        languages=vocabulary.LANGUAGES,
         postcodes=sorted({code for line in _settings().lines.values() for code in line.postcodes}),
         rows_url=request.full_path,
     )
@@ -133,10 +133,10 @@ class CancelForm(FlaskForm):
 
 def _triage_form(help_request: HelpRequest, line, formdata=None) -> TriageForm:
     form = TriageForm(formdata=formdata, obj=None if formdata else help_request)
-    form.category.choices = _choices(triage.CATEGORIES, blank="—")
+    form.category.choices = _choices(vocabulary.CATEGORIES, blank="—")
     form.postcode.choices = _postcode_choices(line)
-    form.urgency.choices = _choices(triage.URGENCIES, blank="—")
-    form.language.choices = _choices(triage.LANGUAGES, blank="—")
+    form.urgency.choices = _choices(vocabulary.URGENCIES, blank="—")
+    form.language.choices = _choices(vocabulary.LANGUAGES, blank="—")
     return form
 
 
@@ -256,9 +256,9 @@ def new():
     line = next(iter(settings.lines.values()))
     form = LiveCallForm()
     form.language.choices = _choices(line.languages)
-    form.category.choices = _choices(triage.CATEGORIES, blank="—")
+    form.category.choices = _choices(vocabulary.CATEGORIES, blank="—")
     form.postcode.choices = _postcode_choices(line)
-    form.urgency.choices = _choices(triage.URGENCIES, blank="—")
+    form.urgency.choices = _choices(vocabulary.URGENCIES, blank="—")
     status = 200
     if form.validate_on_submit():
         session = get_session()

@@ -23,6 +23,7 @@ from wtforms import (
     DateField,
     Form,
     FormField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -78,7 +79,7 @@ def _time_ranges(_form: Form, field: StringField) -> None:
 
 
 class AvailabilityForm(Form):
-    """One text per weekday: "09:00-12:00, 14:00-18:00"; empty days are not available."""
+    """One text per weekday, "09:00-12:00, 14:00-18:00"; all days empty means any time."""
 
     mon = StringField(validators=[_time_ranges])
     tue = StringField(validators=[_time_ranges])
@@ -119,11 +120,13 @@ class VolunteerForm(FlaskForm):
     def __init__(self, *args: Any, lines: dict[str, LineSettings], number_required: bool, **kw):
         super().__init__(*args, **kw)
         self.lines, self.number_required = lines, number_required
-        self.line.choices = [(slug, line.name) for slug, line in lines.items()]
+        self.line.choices = [SelectChoice(slug, line.name) for slug, line in lines.items()]
         if self.line.data not in lines:
             self.line.data = next(iter(lines))
-        self.languages.choices = [(code, language_label(code)) for code in VOLUNTEER_LANGUAGES]
-        self.skills.choices = [(code, skill_label(code)) for code in SKILLS]
+        self.languages.choices = [
+            SelectChoice(code, language_label(code)) for code in VOLUNTEER_LANGUAGES
+        ]
+        self.skills.choices = [SelectChoice(code, skill_label(code)) for code in SKILLS]
 
     def validate_mobile_number(self, field: TelField) -> None:
         if not (field.data or "").strip():
@@ -230,7 +233,7 @@ def day_of(moment: datetime | None, line: LineSettings | None) -> date | None:
     return moment_to_day(moment, line.timezone if line else "UTC")
 
 
-def local_time(moment: datetime, line: LineSettings | None) -> str:
+def line_local_time(moment: datetime, line: LineSettings | None) -> str:
     """A stored moment as the line's clock showed it, short and localised."""
     local = moment.astimezone(ZoneInfo(line.timezone)) if line else moment
     return format_datetime(local, "short", rebase=False)
@@ -243,8 +246,9 @@ def _helpers() -> dict[str, Any]:
         "language_label": language_label,
         "skill_label": skill_label,
         "weekday_label": weekday_label,
+        "history_label": history_label,
         "day_of": day_of,
-        "local_time": local_time,
+        "line_local_time": line_local_time,
         "WEEKDAYS": WEEKDAYS,
     }
 

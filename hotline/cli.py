@@ -182,6 +182,87 @@ def operator_add(
     click.echo(f"created {created.role} '{created.username}'")
 
 
+@operator.command("token")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for, e.g. 'weekly report'.")
+@with_appcontext
+def operator_token(username: str, name: str) -> None:
+    """Create a JSON API token for USERNAME and print it; it is shown only this once.
+
+    The token acts as that account (changes are audited in its name) until it is
+    revoked or the account is deactivated. Only a hash of it is stored.
+    """
+    from sqlmodel import select
+
+    from hotline.api_tokens import TokenError, create_token
+    from hotline.db import get_engine, session_scope
+    from hotline.models import Operator
+
+    with session_scope(get_engine()) as session:
+        account = session.exec(
+            select(Operator).where(Operator.username == username.strip().lower())
+        ).first()
+        if account is None:
+            raise click.ClickException(f"no account '{username}'")
+        try:
+            raw = create_token(session, operator_id=account.id, name=name)
+        except TokenError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(raw)
+    click.echo(
+        f"API token '{name}' for {account.username}: store it now, it cannot be shown again. "
+        "Send it as 'Authorization: Bearer <token>'.",
+        err=True,
+    )
+
+
+@operator.command("tokens")
+@click.argument("username", required=False)
+@with_appcontext
+def operator_tokens(username: str | None) -> None:
+    """List API tokens (all, or USERNAME's): id, name, account, created, last used, revoked."""
+    from sqlmodel import select
+
+    from hotline.api_tokens import list_tokens
+    from hotline.db import get_engine, session_scope
+    from hotline.models import Operator
+
+    with session_scope(get_engine()) as session:
+        accounts = {account.id: account.username for account in session.exec(select(Operator))}
+        operator_id = None
+        if username:
+            operator_id = next(
+                (i for i, name in accounts.items() if name == username.strip().lower()), None
+            )
+            if operator_id is None:
+                raise click.ClickException(f"no account '{username}'")
+        for token in list_tokens(session, operator_id=operator_id):
+            used = (
+                token.last_used_at.isoformat(timespec="minutes") if token.last_used_at else "never"
+            )
+            state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+            click.echo(
+                f"{token.id}\t{token.name}\t{accounts.get(token.operator_id, '?')}\t"
+                f"created {token.created_at:%Y-%m-%d}\tlast used {used}\t{state}"
+            )
+
+
+@operator.command("revoke-token")
+@click.argument("token_id", type=int)
+@with_appcontext
+def operator_revoke_token(token_id: int) -> None:
+    """Revoke the API token TOKEN_ID (see `hotline operator tokens`) for good."""
+    from hotline.api_tokens import TokenError, revoke_token
+    from hotline.db import get_engine, session_scope
+
+    with session_scope(get_engine()) as session:
+        try:
+            token = revoke_token(session, token_id=token_id)
+        except TokenError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"revoked token {token.id} ('{token.name}')")
+
+
 # --- IVR flows ---------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 from hotline import create_app
 from hotline.config import load_settings
 from hotline.db import get_engine, session_scope, sync_lines, upgrade
-from hotline.demo_data import create_demo_data
+from hotline.demo_data import create_demo_data, create_demo_login
 from hotline.queue import embedded_redis
 
 
@@ -47,6 +47,7 @@ def run_demo(*, host: str, port: int) -> None:
             with session_scope(get_engine()) as session:
                 sync_lines(session, settings)
                 created = create_demo_data(session, settings)
+                username, password = create_demo_login(session)
         worker = subprocess.Popen(
             [sys.executable, "-m", "hotline.cli", "worker"],
             env=environment,
@@ -56,7 +57,7 @@ def run_demo(*, host: str, port: int) -> None:
         line = next(iter(settings.lines.values()))
         click.echo(
             f"\nLeuven Helpt demo is running ({created} demo requests created).\n"
-            f"  Call centre:      {base_url}/\n"
+            f"  Call centre:      {base_url}/  (log in as {username} / {password})\n"
             f"  Voice webhook:    {base_url}/twilio/voice  (Twilio: 'A call comes in', POST)\n"
             f"  Status callback:  {base_url}/twilio/voice/status\n"
             f"  Line:             {line.name}, {line.phone_number}\n"

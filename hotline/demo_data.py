@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from hotline.config import Settings
 from hotline.db import line_row
 from hotline.intake import create_help_request
-from hotline.models import HelpRequest, utcnow
+from hotline.models import HelpRequest, Operator, utcnow
 from hotline.privacy import store_contact
 
 # Numbers in a range no Belgian operator hands out to subscribers; they go to the vault anyway.
@@ -19,6 +19,26 @@ DEMO_REQUESTS = [
     ("+32470000003", "fr", "groceries", "3001", "today", 20),
     ("+32470000004", "en", "dog", "3012", "soon", 5),
 ]
+
+
+DEMO_LOGIN = ("demo", "leuven-helpt-demo")
+
+
+def create_demo_login(session: Session) -> tuple[str, str]:
+    """A coordinator account for trying the call centre (demo mode only; created once)."""
+    from hotline.accounts import create_operator
+
+    username, password = DEMO_LOGIN
+    if session.exec(select(Operator).where(Operator.username == username)).first() is None:
+        create_operator(
+            session,
+            username=username,
+            display_name="Demo Coordinator",
+            password=password,
+            role="coordinator",
+            locale="en",
+        )
+    return DEMO_LOGIN
 
 
 def create_demo_data(session: Session, settings: Settings) -> int:

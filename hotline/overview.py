@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from hotline.lifecycle import OPEN_STATUSES
 from hotline.models import HelpRequest, RequestStatus
 from hotline.statistics import (
     AssignSpeed,
@@ -20,19 +21,13 @@ from hotline.statistics import (
     requests_per_day,
 )
 
-OPEN_STATUSES = (
-    RequestStatus.NEW,
-    RequestStatus.TRIAGED,
-    RequestStatus.ASSIGNED,
-    RequestStatus.ACCEPTED,
-)
 # Waiting for a volunteer: nobody has been asked yet.
 WAITING_STATUSES = (RequestStatus.NEW, RequestStatus.TRIAGED)
 UNKNOWN = ""  # the key under which requests without a category, area or language are counted
 
 
 def _open_requests(line_id: int | None, statuses=OPEN_STATUSES):
-    condition = HelpRequest.status.in_(statuses)  # type: ignore[attr-defined]
+    condition = col(HelpRequest.status).in_(statuses)
     if line_id is not None:
         condition = sa.and_(condition, HelpRequest.line_id == line_id)
     return condition

@@ -12,14 +12,13 @@ from sqlmodel import Session, col, select
 
 from hotline.audit import record
 from hotline.config import LineSettings, Secrets, normalise_number
+from hotline.dispatch import cancel_open_assignments
 from hotline.intake import create_help_request
 from hotline.lifecycle import OPEN_STATUSES, change_status
 from hotline.models import HelpRequest, Line, RequestStatus, utcnow
 from hotline.privacy import store_contact
+from hotline.vocabulary import CATEGORIES, LANGUAGES, URGENCIES
 
-CATEGORIES = ("groceries", "meal", "errand", "dog", "talk", "other")
-URGENCIES = ("today", "coming_days")
-LANGUAGES = ("nl", "fr", "en")
 TRIAGE_FIELDS = ("category", "postcode", "urgency", "language", "notes")
 
 
@@ -168,6 +167,10 @@ def mark_duplicate(
         raise TriageError("a request cannot be a duplicate of itself")
     _require_open(help_request)
     help_request.duplicate_of_id = original.id
+    # Volunteers waiting on an offer for this request must not keep waiting.
+    cancel_open_assignments(
+        session, help_request=help_request, operator_id=operator_id, reason="request cancelled"
+    )
     change_status(
         session,
         help_request,
@@ -192,6 +195,10 @@ def cancel_request(
     """Cancel a request; a reason is required so that nobody wonders later."""
     if not reason.strip():
         raise TriageError("say why the request is cancelled")
+    _require_open(help_request)
+    cancel_open_assignments(
+        session, help_request=help_request, operator_id=operator_id, reason="request cancelled"
+    )
     change_status(
         session,
         help_request,

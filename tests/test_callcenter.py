@@ -157,9 +157,7 @@ def test_a_request_made_by_phone_appears_in_the_queue_without_a_number(
     help_request = make_call_request(twilio, db_session)
     rows = operator.get("/requests/", headers={"HX-Request": "true"}).get_data(as_text=True)
     # Only the part that htmx swaps in every few seconds.
-    assert rows.lstrip().startswith(
-        '<tbody id="queue-rows"'
-    )  # the part htmx swaps in every few seconds
+    assert rows.lstrip().startswith('<tbody id="queue-rows"')
     assert help_request.reference in rows
     assert "470123456" not in rows and "470 12 34 56" not in rows
 

@@ -30,7 +30,7 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"demo exited early:\n{process.stdout.read()}")
+            raise AssertionError("demo exited early (see its log above)")
         try:
             urllib.request.urlopen(url, timeout=2)
             return
@@ -75,20 +75,21 @@ def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanl
         if not key.startswith(("HOTLINE_", "TWILIO_"))
     }
     environment["HOTLINE_INSTANCE_PATH"] = str(instance)
+    log = tmp_path / "demo.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "hotline.cli", "demo", "--port", str(port)],
+        [sys.executable, "-u", "-m", "hotline.cli", "demo", "--port", str(port)],
         cwd=ROOT,
         env=environment,
-        stdout=subprocess.PIPE,
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
-        text=True,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/health", process)
-        page = urllib.request.urlopen(f"{base}/").read().decode()
-        assert "Leuven Helpt" in page and "open help requests" in page
+        page = urllib.request.urlopen(f"{base}/").read().decode()  # redirected to the login
+        assert "Leuven Helpt" in page and 'name="password"' in page
+        assert "log in as demo / leuven-helpt-demo" in log.read_text()
 
         token = json.loads((instance / "demo-secrets.json").read_text())["twilio_auth_token"]
         params = {
@@ -113,7 +114,8 @@ def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanl
     finally:
         # SIGINT to the process group is what Ctrl-C in a terminal does.
         os.killpg(process.pid, stop_signal)
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+    output = log.read_text()
     assert process.returncode == 0, output
     assert "Stopped: web app, worker and embedded Redis." in output
     assert "470999999" not in output  # the caller's number is not logged

@@ -33,6 +33,10 @@ TWILIO_API = "https://api.twilio.com"
 # Seconds to wait for Twilio: a call-back is started from an operator's web request.
 REQUEST_TIMEOUT = 10
 RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
+# twilio puts "Unable to create record: " before Twilio's own explanation.
+SDK_PREFIX = re.compile(r"^Unable to \w+ record: ")
+# Elderly residents take a while to reach the phone: let it ring about nine times.
+RESIDENT_RING_SECONDS = 45
 TEXT_BODIES = ("application/json", "application/problem+json", "text/", "application/xml")
 
 
@@ -101,7 +105,7 @@ def _refused(doing: str, error: Exception) -> TelephonyError:
     status, code = getattr(error, "status", None), getattr(error, "code", None)
     # Twilio's messages quote the number they did not like ("The 'To' number +32... is ...").
     reason = getattr(error, "msg", None) or getattr(error, "detail", None) or ""
-    reason = redact_phone_numbers(str(reason).removeprefix("Unable to create record: "))
+    reason = redact_phone_numbers(SDK_PREFIX.sub("", str(reason)))
     message = f"Twilio refused to {doing} (HTTP {status}, error {code})"
     return TelephonyError(f"{message}: {reason}" if reason else message, status=status, code=code)
 
@@ -215,7 +219,7 @@ class TwilioProvider(Provider):
         voices = {voice.language: voice}
         response = VoiceResponse()
         self._speak(response, ivr.Say(text=announcement, language=voice.language), voices)
-        dial = Dial(caller_id=caller_id, timeout=30)
+        dial = Dial(caller_id=caller_id, timeout=RESIDENT_RING_SECONDS)
         dial.number(number)
         response.append(dial)
         # Without an action URL the call goes on after the Dial: whoever is still on the line

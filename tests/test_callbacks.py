@@ -1,0 +1,280 @@
+"""Operators call residents back through their own phone and listen to recorded messages."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from flask import render_template_string
+from sqlmodel import Session, select
+
+from hotline.db import line_row
+from hotline.models import AuditEvent, HelpRequest, Operator
+from hotline.privacy import store_contact
+from tests.conftest import LEUVEN_NUMBER
+from tests.fake_twilio import SAMPLE_AUDIO
+
+pytest_plugins = ["tests.fake_twilio"]  # the fake_twilio fixture
+
+RESIDENT = "+32470555666"
+OLGAS_PHONE = "+32470999888"
+NUMBER_DIGITS = ("470555666", "470999888", "0470 55", "0470 99")
+
+
+@pytest.fixture
+def app_config(app_config, fake_twilio):
+    return fake_twilio.configure(app_config)
+
+
+@pytest.fixture
+def engine(app):
+    return app.extensions["hotline.engine"]
+
+
+def a_request(app, *, with_number=True, recording_sid=None, transcript=None) -> int:
+    """Request 482913 (groceries in 3000) from a resident whose number is in the vault."""
+    settings = app.extensions["hotline.settings"]
+    with Session(app.extensions["hotline.engine"]) as session:
+        contact = store_contact(session, settings.secrets, RESIDENT) if with_number else None
+        help_request = HelpRequest(
+            line_id=line_row(session, settings, "leuven").id,
+            reference="482913",
+            category="groceries",
+            postcode="3000",
+            urgency="today",
+            contact_id=contact.id if contact else None,
+            recording_sid=recording_sid,
+            transcript=transcript,
+        )
+        session.add(help_request)
+        session.commit()
+        return help_request.id
+
+
+def give_phone(app, operator_id: int, number: str = OLGAS_PHONE) -> None:
+    """What the profile page does: the operator's own number goes into the vault."""
+    settings = app.extensions["hotline.settings"]
+    with Session(app.extensions["hotline.engine"]) as session:
+        operator = session.get(Operator, operator_id)
+        operator.contact_id = store_contact(session, settings.secrets, number).id
+        session.add(operator)
+        session.commit()
+
+
+def flashes(client) -> list[str]:
+    with client.client.session_transaction() as browser_session:
+        return [message for _category, message in browser_session.get("_flashes", [])]
+
+
+def audit(engine, action: str) -> list[AuditEvent]:
+    with Session(engine) as session:
+        return list(session.exec(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def shows_no_number(text: str) -> bool:
+    return not any(digits in text for digits in (RESIDENT, OLGAS_PHONE, *NUMBER_DIGITS))
+
+
+def test_an_operator_calls_a_resident_back_through_their_own_phone(
+    app, engine, operator, staff, fake_twilio
+):
+    request_id = a_request(app)
+    give_phone(app, staff["olga"])
+
+    response = operator.post(f"/requests/{request_id}/call-back")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/requests/{request_id}"
+    [call] = fake_twilio.calls
+    assert call.form["To"] == OLGAS_PHONE  # the operator's phone rings first
+    assert call.form["From"] == LEUVEN_NUMBER
+    twiml = ET.fromstring(call.form["Twiml"])
+    say, dial = twiml.find("Say"), twiml.find("Dial")
+    assert "4, 8, 2, 9, 1, 3" in "".join(say.itertext())  # Olga's locale: Dutch
+    assert dial.get("callerId") == LEUVEN_NUMBER  # the resident sees the hotline
+    assert [number.text for number in dial.iter("Number")] == [RESIDENT]
+    [event] = audit(engine, "call_back")
+    assert event.operator_id == staff["olga"] and event.help_request_id == request_id
+    assert event.detail == {"call_sid": event.detail["call_sid"]}
+    assert event.detail["call_sid"].startswith("CA")
+    [message] = flashes(operator)
+    assert "Your phone will ring" in message and "482913" in message
+    assert shows_no_number(message)
+    page = operator.get(f"/requests/{request_id}").get_data(as_text=True)
+    assert "Your phone will ring" in page
+    assert shows_no_number(page)
+
+
+def test_an_operator_without_a_phone_on_file_is_sent_to_their_profile_page(
+    app, engine, operator, fake_twilio
+):
+    request_id = a_request(app)
+
+    response = operator.post(f"/requests/{request_id}/call-back")
+
+    assert response.status_code == 302
+    [message] = flashes(operator)
+    assert "Add it on your profile page" in message
+    assert fake_twilio.requests == []
+    assert audit(engine, "call_back") == []
+
+
+def test_a_request_without_a_number_cannot_be_called_back(
+    app, engine, operator, staff, fake_twilio
+):
+    request_id = a_request(app, with_number=False)
+    give_phone(app, staff["olga"])
+
+    operator.post(f"/requests/{request_id}/call-back")
+
+    [message] = flashes(operator)
+    assert "no phone number on file" in message
+    assert fake_twilio.requests == []
+
+
+def test_twilio_refusing_the_call_gives_a_clear_message_not_an_error_page(
+    app, engine, operator, staff, fake_twilio
+):
+    request_id = a_request(app)
+    give_phone(app, staff["olga"])
+    fake_twilio.fail_next(
+        "Calls.json",
+        status=400,
+        code=21215,
+        message=f"Account not authorized to call {OLGAS_PHONE}. Check your geo permissions.",
+    )
+
+    response = operator.post(f"/requests/{request_id}/call-back")
+
+    assert response.status_code == 302
+    [message] = flashes(operator)
+    assert "could not be started" in message and "21215" in message
+    assert shows_no_number(message)
+    assert audit(engine, "call_back") == []
+
+
+def test_a_telephone_service_that_cannot_be_reached_gives_a_clear_message(
+    app, engine, operator, staff, fake_twilio
+):
+    request_id = a_request(app)
+    give_phone(app, staff["olga"])
+    fake_twilio.disconnect_next("Calls.json")
+
+    response = operator.post(f"/requests/{request_id}/call-back")
+
+    assert response.status_code == 302
+    [message] = flashes(operator)
+    assert "cannot be reached" in message
+    assert audit(engine, "call_back") == []
+
+
+def test_pressing_call_back_twice_rings_the_operator_once(
+    app, engine, operator, staff, fake_twilio
+):
+    request_id = a_request(app)
+    give_phone(app, staff["olga"])
+
+    operator.post(f"/requests/{request_id}/call-back")
+    operator.post(f"/requests/{request_id}/call-back")
+
+    assert len(fake_twilio.calls) == 1
+    assert "already being called" in flashes(operator)[-1]
+
+
+def test_a_call_back_needs_the_csrf_token(app, operator, staff, fake_twilio):
+    request_id = a_request(app)
+    give_phone(app, staff["olga"])
+
+    response = operator.post(f"/requests/{request_id}/call-back", {"csrf_token": None})
+
+    assert response.status_code == 400
+    assert fake_twilio.requests == []
+
+
+def test_the_recorded_message_plays_in_the_browser_and_is_never_cached(app, operator, fake_twilio):
+    request_id = a_request(app, recording_sid=fake_twilio.add_recording())
+
+    response = operator.get(f"/requests/{request_id}/recording")
+
+    assert response.status_code == 200
+    assert response.data == SAMPLE_AUDIO
+    assert response.mimetype == "audio/mpeg"
+    assert response.headers["Cache-Control"] == "private, no-store"
+
+
+def test_the_player_can_seek_in_the_recording(app, operator, fake_twilio):
+    request_id = a_request(app, recording_sid=fake_twilio.add_recording())
+
+    response = operator.get(f"/requests/{request_id}/recording", headers={"Range": "bytes=10-"})
+
+    assert response.status_code == 206
+    assert response.data == SAMPLE_AUDIO[10:]
+
+
+def test_there_is_no_recording_page_without_a_recording(app, operator, fake_twilio):
+    request_id = a_request(app)
+
+    assert operator.get(f"/requests/{request_id}/recording").status_code == 404
+    assert operator.get("/requests/999999/recording").status_code == 404
+    assert fake_twilio.requests == []
+
+
+def test_a_recording_deleted_at_twilio_is_not_found(app, operator, fake_twilio):
+    request_id = a_request(app, recording_sid="RE" + "0" * 32)
+
+    assert operator.get(f"/requests/{request_id}/recording").status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(app, fake_twilio):
+    request_id = a_request(app, recording_sid=fake_twilio.add_recording())
+    browser = app.test_client()
+
+    recording = browser.get(f"/requests/{request_id}/recording")
+    login_page = browser.get("/login").get_data(as_text=True)
+    token = login_page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    call_back = browser.post(f"/requests/{request_id}/call-back", data={"csrf_token": token})
+
+    for response in (recording, call_back):
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login")
+    assert fake_twilio.requests == []
+
+
+def test_the_request_page_offers_call_back_and_plays_the_message_without_numbers(
+    app, operator, fake_twilio
+):
+    request_id = a_request(
+        app,
+        recording_sid=fake_twilio.add_recording(),
+        transcript="Ik heb boodschappen nodig, bel me op 0470 55 56 66 alstublieft.",
+    )
+    with Session(app.extensions["hotline.engine"]) as session:
+        help_request = session.get(HelpRequest, request_id)
+    with app.test_request_context(f"/requests/{request_id}"):
+        panel = render_template_string(
+            '{% include "calls/_panel.html" %}', help_request=help_request
+        )
+
+    assert f'action="/requests/{request_id}/call-back"' in panel
+    assert 'name="csrf_token"' in panel
+    assert '<audio controls preload="none"' in panel
+    assert f'src="/requests/{request_id}/recording"' in panel
+    assert "Ik heb boodschappen nodig, bel me op [number] alstublieft." in panel
+    assert shows_no_number(panel)
+    page = operator.get(f"/requests/{request_id}").get_data(as_text=True)
+    assert f'src="/requests/{request_id}/recording"' in page  # the panel is on the real page
+    assert shows_no_number(page)
+
+
+def test_a_request_without_a_number_offers_no_call_back_button(app):
+    request_id = a_request(app, with_number=False)
+    with Session(app.extensions["hotline.engine"]) as session:
+        help_request = session.get(HelpRequest, request_id)
+    with app.test_request_context(f"/requests/{request_id}"):
+        panel = render_template_string(
+            '{% include "calls/_panel.html" %}', help_request=help_request
+        )
+
+    assert "/call-back" not in panel
+    assert "cannot be called back" in panel
+    assert "<audio" not in panel
