@@ -14,19 +14,32 @@ from hotline import create_app
 from hotline.config import load_settings
 from hotline.db import get_engine, session_scope, sync_lines, upgrade
 from hotline.demo_data import create_demo_data, create_demo_login
+from hotline.privacy import redact_phone_numbers
 from hotline.queue import embedded_redis
+from hotline.telephony.sandbox import start_sandbox
 
 
 def _stop_on_sigterm(_signum, _frame) -> None:
     raise KeyboardInterrupt  # SIGTERM (systemd, `timeout`, `kill`) stops as cleanly as Ctrl-C
 
 
+def _print_sandbox_request(request) -> None:
+    if request.status != 201:
+        return
+    to = redact_phone_numbers(request.form.get("To", ""))
+    if request.resource == "Messages.json":
+        click.echo(f"[Twilio sandbox] SMS to {to}: {request.form.get('Body', '')}")
+    else:
+        click.echo(f"[Twilio sandbox] call to {to} (an operator's call-back)")
+
+
 def run_demo(*, host: str, port: int) -> None:
     """Start an embedded Redis, a worker and the web app; stop all three on Ctrl-C or SIGTERM."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     base_url = f"http://{host}:{port}"
-    settings = load_settings({"public_base_url": base_url})
-    redis_server = None
+    overrides = {"public_base_url": base_url}
+    settings = load_settings(overrides)
+    redis_server = stop_sandbox = None
     # The worker watches this pid and stops if the demo vanishes without cleaning up.
     environment = dict(
         os.environ, HOTLINE_PUBLIC_BASE_URL=base_url, HOTLINE_WORKER_PARENT_PID=str(os.getpid())
@@ -35,10 +48,21 @@ def run_demo(*, host: str, port: int) -> None:
         # This process owns the embedded Redis; the worker joins it through its socket,
         # so nothing but this process can shut it down, and Ctrl-C here stops it.
         redis_server = embedded_redis(settings.embedded_redis_path)
-        environment["HOTLINE_REDIS_URL"] = f"unix://{redis_server.socket_file}"
-        settings = load_settings(
-            {"public_base_url": base_url, "redis_url": environment["HOTLINE_REDIS_URL"]}
+        overrides["redis_url"] = environment["HOTLINE_REDIS_URL"] = (
+            f"unix://{redis_server.socket_file}"
         )
+    twilio_note = "Twilio's cloud (TWILIO_ACCOUNT_SID is set)"
+    if "TWILIO_ACCOUNT_SID" not in os.environ:
+        # Demo credentials would only earn 401s from Twilio: SMS and calls go to a local
+        # sandbox instead and are printed here, redacted. Nothing leaves this machine.
+        sandbox, stop_sandbox = start_sandbox(
+            account_sid=settings.secrets.twilio_account_sid,
+            auth_token=settings.secrets.twilio_auth_token,
+            on_request=_print_sandbox_request,
+        )
+        overrides["twilio_api_base_url"] = environment["HOTLINE_TWILIO_API_BASE_URL"] = sandbox.url
+        twilio_note = f"a local sandbox at {sandbox.url} (SMS and calls are printed below)"
+    settings = load_settings(overrides)
     worker = server = None
     try:
         app = create_app(settings)
@@ -61,6 +85,7 @@ def run_demo(*, host: str, port: int) -> None:
             f"  Voice webhook:    {base_url}/twilio/voice  (Twilio: 'A call comes in', POST)\n"
             f"  Status callback:  {base_url}/twilio/voice/status\n"
             f"  Line:             {line.name}, {line.phone_number}\n"
+            f"  Twilio REST:      {twilio_note}\n"
             f"  Data:             {settings.instance_path}\n"
             "Try the menus in a terminal: hotline flow simulate\n"
             "Press Ctrl-C to stop.\n"
@@ -77,4 +102,6 @@ def run_demo(*, host: str, port: int) -> None:
             server.server_close()
         if redis_server is not None:
             redis_server.shutdown(save=True)
+        if stop_sandbox is not None:
+            stop_sandbox()
         click.echo("Stopped: web app, worker and embedded Redis.")

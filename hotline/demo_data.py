@@ -41,11 +41,48 @@ def create_demo_login(session: Session) -> tuple[str, str]:
     return DEMO_LOGIN
 
 
+# name, mobile (an unassigned range), postcode, languages, skills, availability
+DEMO_VOLUNTEERS = [
+    ("Marie Claes", "+32470000101", "3000", ("nl", "fr"), ("groceries", "meal", "errand"), {}),
+    ("Tom Wouters", "+32470000102", "3010", ("nl", "en"), ("dog", "errand", "talk"),
+     {"mon": ["09:00-12:00"], "wed": ["14:00-18:00"], "sat": ["09:00-17:00"]}),
+    ("Sophie Dubois", "+32470000103", "3001", ("fr", "nl"), ("groceries", "talk"), {}),
+]  # fmt: skip
+
+
+def create_demo_volunteers(session: Session, settings: Settings, line) -> None:
+    """A few volunteers with safety instructions accepted, so suggestions have someone."""
+    from hotline.volunteers import VolunteerDetails, create_volunteer
+
+    line_settings = settings.lines[line.slug]
+    for name, number, postcode, languages, skills, availability in DEMO_VOLUNTEERS:
+        create_volunteer(
+            session,
+            line=line_settings,
+            line_row=line,
+            secrets=settings.secrets,
+            details=VolunteerDetails(
+                name=name,
+                postcode=postcode,
+                languages=languages,
+                skills=skills,
+                availability=availability,
+                safety_accepted_on=utcnow().date(),
+            ),
+            mobile_number=number,
+            operator_id=None,
+        )
+
+
 def create_demo_data(session: Session, settings: Settings) -> int:
-    """Create a few demo requests on the first line, once. Returns how many were created."""
+    """Create a few demo requests and volunteers on the first line, once.
+
+    Returns how many requests were created.
+    """
     if session.exec(select(HelpRequest.id)).first() is not None:
         return 0
     line = line_row(session, settings, next(iter(settings.lines)))
+    create_demo_volunteers(session, settings, line)
     for number, language, category, postcode, urgency, minutes_ago in DEMO_REQUESTS:
         contact = store_contact(session, settings.secrets, number)
         help_request = create_help_request(

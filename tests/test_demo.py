@@ -90,6 +90,8 @@ def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanl
         page = urllib.request.urlopen(f"{base}/").read().decode()  # redirected to the login
         assert "Leuven Helpt" in page and 'name="password"' in page
         assert "log in as demo / leuven-helpt-demo" in log.read_text()
+        # Demo credentials: SMS and calls go to a local Twilio sandbox, not to Twilio.
+        assert "Twilio REST:      a local sandbox at http://127.0.0.1:" in log.read_text()
 
         token = json.loads((instance / "demo-secrets.json").read_text())["twilio_auth_token"]
         params = {

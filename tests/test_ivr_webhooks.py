@@ -235,8 +235,10 @@ def message(kind: str, language: str) -> str:
 
 def press_line(label: str, key: str, language: str) -> str:
     spoken = FLOW["languages"][language]
-    return spoken["press"].replace("{label}", label).replace(
-        "{key}", spoken["key_names"].get(key, key)
+    return (
+        spoken["press"]
+        .replace("{label}", label)
+        .replace("{key}", spoken["key_names"].get(key, key))
     )
 
 
@@ -384,8 +386,9 @@ def write_config(folder: Path, *, hours: str, operators: list[str], transcribe: 
         "transcribe": "true" if transcribe else "false",
     }
     for key, value in values.items():
-        text, found = re.subn(rf"^{key} = .*$", lambda _, k=key, v=value: f"{k} = {v}", text,
-                              flags=re.MULTILINE)
+        text, found = re.subn(
+            rf"^{key} = .*$", lambda _, k=key, v=value: f"{k} = {v}", text, flags=re.MULTILINE
+        )
         assert found == 1, f"config.toml has no single '{key} = ...' line to change"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.toml"
@@ -518,14 +521,20 @@ def unknown_postcode_says(language: str) -> list[str]:
     """A postcode the line does not serve (1000): why not, who is served, what now."""
     sorry = texts("postcode_unknown", language, entered="1000", municipalities="...")[0]
     again = FLOW["nodes"]["postcode_unknown"]["options"]["1"]["label"][language]
-    return [sorry, MUNICIPALITIES[language], press_line(again, "1", language),
-            *common_lines(language)]
+    return [
+        sorry,
+        MUNICIPALITIES[language],
+        press_line(again, "1", language),
+        *common_lines(language),
+    ]
 
 
 def welcome_says(language: str) -> list[str]:
     """The language menu: its greeting in the call's language, each language in its own."""
-    languages = [press_line(FLOW["nodes"]["welcome"]["options"][key]["label"][lang], key, lang)
-                 for key, lang in (("1", "nl"), ("2", "fr"), ("3", "en"))]
+    languages = [
+        press_line(FLOW["nodes"]["welcome"]["options"][key]["label"][lang], key, lang)
+        for key, lang in (("1", "nl"), ("2", "fr"), ("3", "en"))
+    ]
     return texts("welcome", language) + languages + common_lines(language, back=False)
 
 
@@ -537,8 +546,9 @@ def expected_menu(menu: str, language: str) -> list[str]:
     return menu_says(menu, language)
 
 
-def make_request(line: Hotline, language: str = "nl", caller: str = CALLER,
-                 recording_sid: str | None = None) -> HelpRequest:
+def make_request(
+    line: Hotline, language: str = "nl", caller: str = CALLER, recording_sid: str | None = None
+) -> HelpRequest:
     """A whole call that ends with a help request; returns it."""
     call = line.call(caller)
     at_message(call, language)
@@ -557,7 +567,13 @@ def assert_reference_read_twice(answer: Answer, reference: str, language: str) -
     digits = list(reference)
     confirmation = texts("confirmation", language, reference_digits="")
     assert answer.says == [
-        confirmation[0], lead, *digits, again, *digits, confirmation[3], confirmation[4]
+        confirmation[0],
+        lead,
+        *digits,
+        again,
+        *digits,
+        confirmation[3],
+        confirmation[4],
     ]
     sequence = [(e.tag, e.findtext("prosody")) for e in answer.root]
     start = sequence.index(("Say", lead)) + 1
@@ -607,8 +623,9 @@ def test_a_caller_who_chooses_a_language_hears_the_main_menu_in_it(leuven, langu
     assert leuven.call_session(call).state["language"] == language
 
 
-@pytest.mark.parametrize(("words", "language"), [("Nederlands", "nl"), ("français", "fr"),
-                                                  ("English please", "en")])
+@pytest.mark.parametrize(
+    ("words", "language"), [("Nederlands", "nl"), ("français", "fr"), ("English please", "en")]
+)
 def test_a_caller_can_say_the_language_they_want(leuven, words, language):
     call = leuven.call()
     call.dial()
@@ -724,11 +741,13 @@ def test_a_caller_who_presses_0_in_any_menu_reaches_an_operator(leuven, menu, la
 
 @pytest.mark.parametrize(
     ("menu", "language", "words"),
-    [("main", "nl", "ik wil een medewerker"), ("category", "fr", "je veux parler à un opérateur"),
-     ("postcode", "en", "a real person please")],
+    [
+        ("main", "nl", "ik wil een medewerker"),
+        ("category", "fr", "je veux parler à un opérateur"),
+        ("postcode", "en", "a real person please"),
+    ],
 )
-def test_a_caller_who_asks_for_a_person_out_loud_reaches_an_operator(leuven, menu, language,
-                                                                      words):
+def test_a_caller_who_asks_for_a_person_out_loud_reaches_an_operator(leuven, menu, language, words):
     call = leuven.call()
     MENUS[menu](call, language)
     answer = call.speak(words)  # "talk to an operator" is not the category "talk"
@@ -800,7 +819,9 @@ def test_a_caller_who_asks_for_help_and_records_a_message_hears_the_reference_tw
     record = answer.only("Record")
     assert record.get("action") == answer.redirect  # an empty message goes on at the same step
     assert (record.get("maxLength"), record.get("finishOnKey"), record.get("playBeep")) == (
-        "120", "#", "true"
+        "120",
+        "#",
+        "true",
     )
     assert record.get("transcribeCallback") is None  # transcription is off in config.toml
     sid = new_sid("RE")
@@ -844,9 +865,9 @@ def test_each_category_of_the_menu_is_stored_on_the_request(leuven, key, categor
     at_message(call, language, category_key=key)
     call.record(new_sid("RE"))
     request = leuven.one(HelpRequest)
-    assert request.category == category == FLOW["nodes"]["category"]["options"][key]["set"][
-        "category"
-    ]
+    assert (
+        request.category == category == FLOW["nodes"]["category"]["options"][key]["set"]["category"]
+    )
     assert request.language == language
 
 
@@ -982,8 +1003,11 @@ def test_a_caller_who_asks_about_their_request_hears_its_status_in_plain_words(l
 
 @pytest.mark.parametrize(
     ("status", "node"),
-    [("triaged", "status_received"), ("accepted", "status_volunteer_found"),
-     ("cancelled", "status_unknown")],
+    [
+        ("triaged", "status_received"),
+        ("accepted", "status_volunteer_found"),
+        ("cancelled", "status_unknown"),
+    ],
 )
 def test_every_status_of_a_request_has_a_plain_answer(leuven, status, node):
     reference = make_request(leuven).reference
@@ -992,9 +1016,7 @@ def test_every_status_of_a_request_has_a_plain_answer(leuven, status, node):
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_a_reference_of_someone_else_gets_the_same_neutral_answer_as_a_wrong_one(
-    leuven, language
-):
+def test_a_reference_of_someone_else_gets_the_same_neutral_answer_as_a_wrong_one(leuven, language):
     reference = make_request(leuven, "nl", caller=CALLER).reference
     wrong = "999999" if reference != "999999" else "999998"
     someone_elses = ask_about(leuven, reference, language, caller=NEIGHBOUR)
@@ -1006,9 +1028,7 @@ def test_a_reference_of_someone_else_gets_the_same_neutral_answer_as_a_wrong_one
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_after_the_status_the_caller_can_end_the_call_or_go_back_to_the_main_menu(
-    leuven, language
-):
+def test_after_the_status_the_caller_can_end_the_call_or_go_back_to_the_main_menu(leuven, language):
     call = leuven.call()
     at_anything_else(call, language)
     answer = call.press("1")
@@ -1074,9 +1094,7 @@ def test_after_talking_with_an_operator_the_caller_hears_goodbye(leuven, languag
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_outside_hours_0_offers_a_call_back_message_and_no_call_is_lost(
-    closed, work, language
-):
+def test_outside_hours_0_offers_a_call_back_message_and_no_call_is_lost(closed, work, language):
     call = closed.call()
     at_category(call, language)
     answer = call.press("0")
@@ -1150,8 +1168,16 @@ def _reference_lookup(line: Hotline, call: Call) -> None:
 
 @pytest.mark.parametrize(
     "step",
-    [_first_webhook, _menu_answer, _recorded_message, _empty_message, _unanswered_dial,
-     _callback_message, _volunteer_message, _reference_lookup],
+    [
+        _first_webhook,
+        _menu_answer,
+        _recorded_message,
+        _empty_message,
+        _unanswered_dial,
+        _callback_message,
+        _volunteer_message,
+        _reference_lookup,
+    ],
     ids=lambda step: step.__name__.strip("_"),
 )
 def test_a_retried_step_gets_identical_twiml_and_creates_nothing_twice(leuven, step):
@@ -1208,8 +1234,11 @@ def test_a_failed_or_unsigned_transcription_changes_nothing(leuven):
     assert transcription(leuven, sid, "", status="failed").status_code == 204
     unsigned = leuven.twilio.client.post(
         "/twilio/voice/transcription",
-        data={"RecordingSid": sid, "TranscriptionText": "forged",
-              "TranscriptionStatus": "completed"},
+        data={
+            "RecordingSid": sid,
+            "TranscriptionText": "forged",
+            "TranscriptionStatus": "completed",
+        },
     )
     assert unsigned.status_code == 403
     assert leuven.one(HelpRequest).transcript is None
