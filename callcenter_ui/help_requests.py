@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlmodel import select
@@ -298,4 +299,4 @@ def age_filter(age) -> str:
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
         return _("%(h)d h %(m)d min", h=hours, m=minutes)
-    return _("%(d)d days", d=hours // 24)
+    return ngettext("%(num)d day", "%(num)d days", hours // 24)

@@ -165,19 +165,8 @@ def mark_duplicate(
         raise TriageError(f"no request with reference {original_reference.strip()}")
     if original.id == help_request.id:
         raise TriageError("a request cannot be a duplicate of itself")
-    _require_open(help_request)
     help_request.duplicate_of_id = original.id
-    # Volunteers waiting on an offer for this request must not keep waiting.
-    cancel_open_assignments(
-        session, help_request=help_request, operator_id=operator_id, reason="request cancelled"
-    )
-    change_status(
-        session,
-        help_request,
-        RequestStatus.CANCELLED,
-        operator_id=operator_id,
-        reason=f"duplicate of {original.reference}",
-    )
+    _close(session, help_request, f"duplicate of {original.reference}", operator_id)
     record(
         session,
         "duplicate",
@@ -195,19 +184,20 @@ def cancel_request(
     """Cancel a request; a reason is required so that nobody wonders later."""
     if not reason.strip():
         raise TriageError("say why the request is cancelled")
+    _close(session, help_request, reason.strip(), operator_id)
+    session.commit()
+    return help_request
+
+
+def _close(session: Session, help_request: HelpRequest, reason: str, operator_id: int) -> None:
+    """Cancel an open request; volunteers waiting on an offer for it must not keep waiting."""
     _require_open(help_request)
     cancel_open_assignments(
         session, help_request=help_request, operator_id=operator_id, reason="request cancelled"
     )
     change_status(
-        session,
-        help_request,
-        RequestStatus.CANCELLED,
-        operator_id=operator_id,
-        reason=reason.strip(),
+        session, help_request, RequestStatus.CANCELLED, operator_id=operator_id, reason=reason
     )
-    session.commit()
-    return help_request
 
 
 def _require_open(help_request: HelpRequest) -> None:

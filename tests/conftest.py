@@ -179,12 +179,19 @@ class StaffClient:
 
 @pytest.fixture
 def staff(app) -> dict[str, int]:
-    """Two accounts: olga (operator) and cor (coordinator), password STAFF_PASSWORD."""
+    """Two accounts: olga (operator) and cor (coordinator), password STAFF_PASSWORD.
+
+    Both chose English, so that assertions read the msgids; the Dutch UI has its own tests.
+    """
     from hotline.accounts import create_operator
 
     with Session(app.extensions["hotline.engine"]) as session:
         olga = create_operator(
-            session, username="olga", display_name="Olga Peeters", password=STAFF_PASSWORD
+            session,
+            username="olga",
+            display_name="Olga Peeters",
+            password=STAFF_PASSWORD,
+            locale="en",
         )
         cor = create_operator(
             session,
@@ -192,6 +199,7 @@ def staff(app) -> dict[str, int]:
             display_name="Cor Janssens",
             password=STAFF_PASSWORD,
             role="coordinator",
+            locale="en",
         )
         return {"olga": olga.id, "cor": cor.id}
 

@@ -22,6 +22,7 @@ def csrf_from(page: str) -> str:
 
 def log_in(app, username: str, password: str):
     client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the login page follows the browser
     token = csrf_from(client.get("/login").get_data(as_text=True))
     response = client.post(
         "/login", data={"username": username, "password": password, "csrf_token": token}

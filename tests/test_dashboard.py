@@ -179,7 +179,7 @@ def test_the_chart_scales_to_the_busiest_day_and_keeps_empty_days(app):
         DayCount(date(2026, 3, 5) + timedelta(days=n), count) for n, count in enumerate([0, 5, 10])
     ]
 
-    with app.test_request_context():
+    with app.test_request_context(headers={"Accept-Language": "en"}):
         chart = bar_chart(days)
 
     assert [bar.count for bar in chart.bars] == [0, 5, 10]
@@ -190,7 +190,7 @@ def test_the_chart_scales_to_the_busiest_day_and_keeps_empty_days(app):
 
 
 def test_a_chart_of_quiet_days_only_is_drawn_without_dividing_by_zero(app):
-    with app.test_request_context():
+    with app.test_request_context(headers={"Accept-Language": "en"}):
         chart = bar_chart([DayCount(date(2026, 3, 18), 0)])
 
     assert chart.bars[0].height == 0
@@ -207,7 +207,7 @@ def test_a_chart_of_quiet_days_only_is_drawn_without_dividing_by_zero(app):
     ],
 )
 def test_waiting_times_are_said_the_way_operators_say_them(app, wait, said):
-    with app.test_request_context():
+    with app.test_request_context(headers={"Accept-Language": "en"}):
         assert duration(wait) == said
 
 

@@ -519,7 +519,7 @@ def test_the_panel_of_a_closed_request_offers_no_assignment(app, db_session):
     change_status(db_session, help_request, "cancelled", operator_id=None, reason="resolved")
     db_session.commit()
 
-    with app.test_request_context():
+    with app.test_request_context(headers={"Accept-Language": "en"}):
         html = render_template(
             "assignments/_panel.html", help_request=db_session.get(HelpRequest, help_request.id)
         )
