@@ -41,7 +41,10 @@ def live_app(app_config):
 def browser() -> Iterator[object]:
     """Headless Chromium from Debian's package."""
     if not CHROMIUM:
-        pytest.fail("Debian's chromium is needed for the browser tests: apt-get install chromium")
+        message = "the browser tests need Debian's chromium: sudo apt-get install chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs it: a missing browser there is a failure
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -68,10 +68,12 @@ def test_an_operator_sees_a_call_arrive_triages_it_and_assigns_a_suggested_volun
                               safety_accepted_at=utcnow()))  # fmt: skip
         session.commit()
 
+    # The browser speaks Flemish, so the login page does; after logging in, the pages
+    # follow Olga's own choice (English).
     page.goto(live_app.base_url + "/login")
-    page.get_by_label("Username").fill("olga")
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Gebruikersnaam").fill("olga")
+    page.get_by_label("Wachtwoord").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Aanmelden").click()
     page.wait_for_url("**/requests/")
     assert page.get_by_text("Nothing waiting.").is_visible()
 
