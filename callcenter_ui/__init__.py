@@ -49,6 +49,11 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "nl"
 
 
+def current_settings(app: Flask):
+    """The hotline settings the app was built with."""
+    return app.extensions["hotline.settings"]
+
+
 def init_app(app: Flask) -> None:
     """Register the UI's blueprints, login, CSRF protection and translations on ``app``."""
     csrf.init_app(app)
@@ -58,6 +63,8 @@ def init_app(app: Flask) -> None:
         locale_selector=select_locale,
         default_locale="nl",
         default_translation_directories=str(TRANSLATIONS),
+        # Times on every page are the line's local time (the first line's, for now).
+        default_timezone=next(iter(current_settings(app).lines.values())).timezone,
     )
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a shift is long; the session bounds it
     csrf.exempt(webhooks.blueprint)  # Twilio signs its requests instead

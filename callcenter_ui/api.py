@@ -24,7 +24,8 @@ from hotline.api_tokens import authenticate_token
 from hotline.audit import history
 from hotline.config import Settings
 from hotline.db import get_session
-from hotline.lifecycle import TRANSITIONS, IllegalTransition, change_status
+from hotline.dispatch import cancel_open_assignments
+from hotline.lifecycle import TRANSITIONS, IllegalTransition, can_change, change_status
 from hotline.models import (
     Assignment,
     AuditEvent,
@@ -464,6 +465,16 @@ def change_request_status(request_id: int) -> ResponseReturnValue:
         raise ApiError(400, "reason_required", "Cancelling a request needs a 'reason'.")
     current = help_request.status
     try:
+        if new_status in (RequestStatus.CANCELLED, RequestStatus.TRIAGED) and can_change(
+            current, new_status
+        ):
+            # As in the call centre: volunteers waiting on an offer must not keep waiting.
+            cancel_open_assignments(
+                session,
+                help_request=help_request,
+                operator_id=g.api_operator.id,
+                reason=f"request {new_status} through the API",
+            )
         change_status(
             session, help_request, new_status, operator_id=g.api_operator.id, reason=reason
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
@@ -70,9 +71,11 @@ class LoginForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str:
-    # Only local paths: never an open redirect to another site.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
+    """Only a path on this site: never an open redirect (//host, /\\host, /<tab>/host...)."""
+    if target and target.startswith("/") and not any(c < " " or c == "\\" for c in target):
+        parts = urlsplit(target)
+        if not target.startswith("//") and not parts.scheme and not parts.netloc:
+            return target
     return url_for("requests.queue")
 
 

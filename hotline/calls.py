@@ -22,7 +22,7 @@ from hotline.intake import (
 )
 from hotline.ivr.schema import DialNode, EffectNode, RecordNode
 from hotline.models import CallSession, Contact, HelpRequest, Line, VolunteerLead, utcnow
-from hotline.privacy import store_contact
+from hotline.privacy import redact_phone_numbers, store_contact
 
 # Renders the actions of one turn for the provider; gets the step the answer belongs to.
 Renderer = Callable[[Sequence[object], int], str]
@@ -57,7 +57,7 @@ def answer_call(session: Session, env: CallEnv, *, call_sid: str, caller_number:
     """The first webhook of a call: put the caller's number in the vault, greet them."""
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
     if call is not None:  # Twilio retried the first webhook
-        return call.last_response
+        return _with_operator_numbers(call.last_response, env.line)
     line = line_row(session, env.settings, env.line.slug)
     number = normalise_number(caller_number or "", env.line.country)
     contact = store_contact(session, env.settings.secrets, number) if number else None
@@ -89,7 +89,7 @@ def continue_call(
     if call is None:
         raise UnknownCall(call_sid)
     if step != call.step:  # a retry of a step we already answered
-        return call.last_response
+        return _with_operator_numbers(call.last_response, env.line)
     if recording_sid:
         call.state = {**call.state, "recording_sid": recording_sid}
     line = line_row(session, env.settings, env.line.slug)
@@ -120,10 +120,11 @@ def _complete_turn(session: Session, env: CallEnv, call: CallSession, line: Line
     call.step = turn.state["step"]
     call.last_node = turn.state.get("node")
     call.updated_at = utcnow()
-    call.last_response = env.render(turn.actions, call.step)
+    answer = env.render(turn.actions, call.step)
+    call.last_response = _without_operator_numbers(answer, env.line)
     session.add(call)
     session.commit()
-    return call.last_response
+    return answer
 
 
 def _carry_out(session: Session, call: CallSession, line: Line, effect: ivr.Effect) -> dict:
@@ -183,8 +184,8 @@ def record_call_end(
     so that no call is lost.
     """
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
-    if call is None:
-        return None
+    if call is None or status not in FINAL_CALL_STATUSES:
+        return None  # ringing, in-progress... (if the account sends those): not an end
     if call.ended_at is None:
         call.ended_at = utcnow()
     call.end_status = status
@@ -207,6 +208,9 @@ def record_call_end(
     return call
 
 
+FINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+
+
 def _was_waiting_for_a_person(flow: ivr.Flow, state: dict) -> bool:
     node = flow.nodes.get(state.get("node", ""))
     if isinstance(node, DialNode):
@@ -217,10 +221,24 @@ def _was_waiting_for_a_person(flow: ivr.Flow, state: dict) -> bool:
     return False
 
 
-def last_answer(session: Session, call_sid: str) -> str | None:
+def last_answer(session: Session, env: CallEnv, call_sid: str) -> str | None:
     """The answer last given for a call (to replay when two copies of a webhook raced)."""
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
-    return call.last_response if call else None
+    return _with_operator_numbers(call.last_response, env.line) if call else None
+
+
+# A stored answer that dials operators names them by position, not by number: their
+# phones stay out of the database, and a replay dials whoever is configured now.
+def _without_operator_numbers(twiml: str, line: LineSettings) -> str:
+    for index, number in enumerate(line.operator_numbers):
+        twiml = twiml.replace(f">{number}<", f">operator:{index}<")
+    return twiml
+
+
+def _with_operator_numbers(twiml: str, line: LineSettings) -> str:
+    for index, number in enumerate(line.operator_numbers):
+        twiml = twiml.replace(f">operator:{index}<", f">{number}<")
+    return twiml
 
 
 def attach_transcript(session: Session, *, recording_sid: str, text: str) -> bool:
@@ -228,7 +246,8 @@ def attach_transcript(session: Session, *, recording_sid: str, text: str) -> boo
     found = False
     for model in (HelpRequest, VolunteerLead):
         for row in session.exec(select(model).where(model.recording_sid == recording_sid)):
-            row.transcript = text
+            # Callers sometimes say a number in their message: it stays out of the database.
+            row.transcript = redact_phone_numbers(text)
             session.add(row)
             found = True
     session.commit()

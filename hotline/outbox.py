@@ -13,6 +13,7 @@ from collections.abc import Callable
 import redis
 import sqlalchemy as sa
 from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
 from sqlmodel import Session, select
 
 from hotline.models import OutboxMessage, utcnow
@@ -57,19 +58,29 @@ def job_id(message: OutboxMessage) -> str:
 def relay_pending(session: Session, connection: redis.Redis, limit: int = 100) -> int:
     """Queue up to ``limit`` pending rows on rq and mark them sent. Returns how many were sent.
 
+    Each row is claimed with a conditional UPDATE before it is queued, so two relays
+    (a web process and a worker) never both send it: on PostgreSQL the second waits
+    for the first's row lock, on SQLite for its write lock, and then finds it taken.
+    rq refuses a second job with the same id (``unique=True``) as a last guard.
     A Redis error stops the relay and is recorded on the row; the row stays pending.
     """
-    rows = session.exec(
-        select(OutboxMessage)
+    ids = session.exec(
+        select(OutboxMessage.id)
         .where(OutboxMessage.enqueued_at.is_(None))  # type: ignore[union-attr]
         .order_by(OutboxMessage.id)
         .limit(limit)
-        # Two relays (a web process and a worker) must not both take the same rows.
-        .with_for_update(skip_locked=True)
     ).all()
     sent = 0
-    for message in rows:
-        message.attempts += 1
+    for message_id in ids:
+        claimed = session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.enqueued_at.is_(None))  # type: ignore[union-attr]
+            .values(enqueued_at=utcnow(), attempts=OutboxMessage.attempts + 1)
+        ).rowcount
+        if not claimed:
+            session.rollback()
+            continue
+        message = session.get(OutboxMessage, message_id, populate_existing=True)
         try:
             Queue(message.queue, connection=connection).enqueue(
                 message.job,
@@ -77,16 +88,27 @@ def relay_pending(session: Session, connection: redis.Redis, limit: int = 100) -
                 job_id=job_id(message),
                 retry=JOB_RETRY,
                 failure_ttl=FAILED_JOB_TTL,
+                unique=True,
             )
+        except DuplicateJobError:
+            pass  # already in rq: someone queued it before a crash kept the row pending
         except redis.RedisError as error:
-            message.last_error = f"{type(error).__name__}: {error}"
-            session.add(message)
-            log.warning("outbox: Redis unavailable, %d row(s) stay pending", len(rows) - sent)
+            session.rollback()
+            session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id == message_id)
+                .values(
+                    attempts=OutboxMessage.attempts + 1,
+                    last_error=f"{type(error).__name__}: {error}",
+                )
+            )
+            session.commit()
+            log.warning("outbox: Redis unavailable, %d row(s) stay pending", len(ids) - sent)
             break
-        message.enqueued_at, message.last_error = utcnow(), None
+        message.last_error = None
         session.add(message)
+        session.commit()
         sent += 1
-    session.commit()
     return sent
 
 

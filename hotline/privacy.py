@@ -37,11 +37,14 @@ def reveal_number(contact: Contact, secrets: Secrets) -> str:
     return Fernet(secrets.vault_key.encode()).decrypt(contact.encrypted_number.encode()).decode()
 
 
-# Seven or more digits, possibly grouped by spaces, dots, slashes or dashes, optionally
-# after + or 00: catches E.164 and the way Belgians write numbers (016/27 27 72).
-# Dates (2026-11-26) are not numbers; ids inside SIDs are protected by the word boundaries.
+# Seven or more digits, possibly grouped by up to three separators (spaces, dots, slashes,
+# dashes, pluses as in form-encoded URLs, brackets), optionally after + or 00: catches E.164
+# and the ways Belgians write numbers (016/27 27 72, 0470 / 12 34 56). Dates
+# (2026-11-26, 26/11/2026) are not numbers; digits inside SIDs are protected by the
+# word boundaries.
 PHONE_NUMBER_PATTERN = re.compile(
-    r"(?<![\w])(?!\d{4}-\d{2}-\d{2})(?:\+|%2B)?\d(?:[\s./-]?\d){6,}(?![\w])"
+    r"(?<![\w])(?!\d{4}-\d{2}-\d{2})(?!\d{1,2}/\d{1,2}/\d{2,4}(?!\d))"
+    r"(?:\+|%2B)?\d(?:[\s./\-\u2013+()]{0,3}\d){6,}(?![\w])"
 )
 
 
@@ -62,10 +65,25 @@ class RedactingFilter(logging.Filter):
 
 
 def install_log_redaction() -> None:
-    """Attach the redacting filter to every handler of the root logger (idempotent)."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig()
-    for handler in root.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+    """Redact every log record of this process as it is created (idempotent).
+
+    A record factory rather than a handler filter: it also covers loggers and
+    handlers set up later (rq's worker, gunicorn's access log).
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "redacts_phone_numbers", False):
+        return
+
+    def redacting_factory(*args, **kwargs) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed log call: leave it to logging
+            return record
+        redacted = redact_phone_numbers(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return record
+
+    redacting_factory.redacts_phone_numbers = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting_factory)

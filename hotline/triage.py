@@ -16,7 +16,7 @@ from hotline.dispatch import cancel_open_assignments
 from hotline.intake import create_help_request
 from hotline.lifecycle import OPEN_STATUSES, change_status
 from hotline.models import HelpRequest, Line, RequestStatus, utcnow
-from hotline.privacy import store_contact
+from hotline.privacy import redact_phone_numbers, store_contact
 from hotline.vocabulary import CATEGORIES, LANGUAGES, URGENCIES
 
 TRIAGE_FIELDS = ("category", "postcode", "urgency", "language", "notes")
@@ -61,15 +61,19 @@ def list_queue(
         value = getattr(filters, field)
         if value:
             query = query.where(getattr(HelpRequest, field) == value)
-    urgent_first = sa.case((HelpRequest.urgency == "today", 0), else_=1)
-    query = query.order_by(urgent_first, HelpRequest.created_at, HelpRequest.id).limit(limit)
-    requests = list(session.exec(query))
+    if filters.source == "callback":
+        order = (HelpRequest.created_at, HelpRequest.id)  # call-backs: strictly oldest first
+    else:
+        urgent_first = sa.case((HelpRequest.urgency == "today", 0), else_=1)
+        order = (urgent_first, HelpRequest.created_at, HelpRequest.id)
+    requests = list(session.exec(query.order_by(*order).limit(limit)))
+    repeat_callers = _repeat_callers(session, requests)
     return [
         QueueRow(
             help_request=help_request,
             age=now - help_request.created_at,
             has_message=bool(help_request.recording_sid or help_request.message),
-            called_before=help_request.id in _repeat_callers(session, requests),
+            called_before=help_request.id in repeat_callers,
         )
         for help_request in requests
     ]
@@ -147,7 +151,8 @@ def _validated(changes: dict[str, str | None], line: LineSettings) -> dict[str, 
             raise TriageError(f"{field} must be one of {', '.join(allowed)}")
         if field == "postcode" and value is not None and value not in line.postcodes:
             raise TriageError(f"postcode {value} is not served by {line.name}")
-        cleaned[field] = value if field != "notes" else (value or "")
+        # A number typed into the notes belongs in the vault, not in notes and the audit log.
+        cleaned[field] = value if field != "notes" else redact_phone_numbers(value or "")
     return cleaned
 
 
@@ -184,7 +189,7 @@ def cancel_request(
     """Cancel a request; a reason is required so that nobody wonders later."""
     if not reason.strip():
         raise TriageError("say why the request is cancelled")
-    _close(session, help_request, reason.strip(), operator_id)
+    _close(session, help_request, redact_phone_numbers(reason.strip()), operator_id)
     session.commit()
     return help_request
 
@@ -239,7 +244,7 @@ def log_live_call(
         line=line_row,
         contact=contact,
         source="live",
-        message=message.strip(),
+        message=redact_phone_numbers(message.strip()),
         **fields,
     )
     record(session, "logged_live_call", operator_id=operator_id, help_request_id=help_request.id)

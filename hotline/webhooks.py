@@ -89,14 +89,14 @@ def relay_outbox() -> None:
     relay_written(get_session(), get_redis)
 
 
-def _replay_if_raced(call_sid: str, answer):
+def _replay_if_raced(env: calls.CallEnv, call_sid: str, answer):
     """Run ``answer()``; if a simultaneous copy of this webhook won the race, replay its answer."""
     try:
         return answer()
     except IntegrityError:
         session = get_session()
         session.rollback()
-        replay = calls.last_answer(session, call_sid)
+        replay = calls.last_answer(session, env, call_sid)
         if replay is None:
             raise
         return replay
@@ -107,6 +107,7 @@ def voice() -> Response:
     """A call comes in: greet the caller and offer the first menu."""
     env, call_sid = _call_env(), _call_sid()
     twiml = _replay_if_raced(
+        env,
         call_sid,
         lambda: calls.answer_call(
             get_session(), env, call_sid=call_sid, caller_number=request.form.get("From")
@@ -123,7 +124,7 @@ def voice_step(step: int) -> Response:
     if recording_sid and not RECORDING_SID.fullmatch(recording_sid):
         abort(400, "RecordingSid malformed")
     env, call_sid = _call_env(), _call_sid()
-    twiml = _replay_if_raced(call_sid, lambda: _continue(env, call_sid, step, recording_sid))
+    twiml = _replay_if_raced(env, call_sid, lambda: _continue(env, call_sid, step, recording_sid))
     relay_outbox()
     return _twiml(twiml)
 

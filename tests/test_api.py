@@ -598,3 +598,24 @@ def test_real_responses_match_their_documented_schemas(app, db_session, api, sta
     check("/statistics", "Statistics")
     check("/requests/999999", "Problem", 404)
     check(f"/requests/{help_request.id}/status", "Problem", 409, "post", json={"status": "triaged"})
+
+
+def test_cancelling_through_the_api_withdraws_the_volunteers_open_offer(app, db_session, api):
+    from hotline.dispatch import assign_volunteer
+    from hotline.models import Assignment
+    from tests.volunteers_helpers import make_request, make_volunteer
+
+    help_request = make_request(app, db_session)
+    offer = assign_volunteer(
+        db_session,
+        help_request=help_request,
+        volunteer=make_volunteer(app, db_session),
+        operator_id=None,
+    )
+    response = api.post(
+        f"/requests/{help_request.id}/status",
+        json={"status": "cancelled", "reason": "the family helps"},
+    )
+    assert response.status_code == 200
+    db_session.expire_all()
+    assert db_session.get(Assignment, offer.id).status == "cancelled"

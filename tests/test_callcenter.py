@@ -315,3 +315,54 @@ def test_staff_client_sanity(app, staff):
     # The helper used by these tests really logs in (guards against vacuous tests).
     client = StaffClient(app, "cor")
     assert client.get("/accounts/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "next_url", ["//evil.example", "/\t/evil.example", "/\\evil.example",
+                 "https://evil.example/", "/\\\\evil.example"],
+)  # fmt: skip
+def test_the_login_never_sends_you_to_another_site(app, staff, next_url):
+    client = app.test_client()
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login",
+        query_string={"next": next_url},
+        data={"username": "olga", "password": STAFF_PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/requests/"
+
+
+def test_the_login_returns_you_to_the_page_you_asked_for(app, staff):
+    client = app.test_client()
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login?next=/volunteers/",
+        data={"username": "olga", "password": STAFF_PASSWORD, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/volunteers/"
+
+
+def test_numbers_typed_into_notes_messages_or_reasons_are_not_kept(operator, db_session):
+    operator.post(
+        "/requests/new",
+        {"phone_number": "016 12 34 56", "language": "nl", "category": "dog",
+         "postcode": "3012", "urgency": "today", "message": "Bel mijn dochter op 0471 22 33 44"},
+    )  # fmt: skip
+    help_request = db_session.exec(select(HelpRequest)).one()
+    operator.post(
+        f"/requests/{help_request.id}/triage",
+        {"category": "dog", "postcode": "3012", "urgency": "today", "language": "nl",
+         "notes": "dochter: 0470 99 88 77"},
+    )  # fmt: skip
+    operator.post(f"/requests/{help_request.id}/cancel", {"reason": "buur 0472/11.22.33 helpt"})
+    db_session.expire_all()
+    stored = db_session.get(HelpRequest, help_request.id)
+    assert stored.message == "Bel mijn dochter op [number]"
+    assert stored.notes == "dochter: [number]"
+    assert stored.cancel_reason == "buur [number] helpt"
+    audit = " ".join(str(detail) for detail in db_session.exec(select(AuditEvent.detail)))
+    assert "99 88 77" not in audit and "11.22.33" not in audit
+    page = operator.get(f"/requests/{help_request.id}").get_data(as_text=True)
+    for digits in ("22 33 44", "99 88 77", "11.22.33", "12 34 56"):
+        assert digits not in page

@@ -1308,3 +1308,23 @@ def test_the_status_callback_after_a_request_creates_nothing_more(leuven):
     call.record_nothing()
     hang_up(call)
     assert leuven.one(HelpRequest).source == "ivr"
+
+
+def test_the_operators_numbers_are_dialled_but_never_stored(leuven):
+    call = leuven.call()
+    at_main(call, "nl")
+    dial = call.press("0")
+    assert [n.text for n in dial.only("Dial").iter("Number")] == OPERATORS_E164
+    stored = leuven.call_session(call).last_response
+    assert not any(number in stored for number in OPERATORS_E164)
+    # A retry of that step still dials them.
+    assert [n.text for n in call.retry().only("Dial").iter("Number")] == OPERATORS_E164
+
+
+def test_a_status_callback_that_is_not_an_end_changes_nothing(leuven):
+    call = leuven.call()
+    at_main(call, "en")
+    call.press("0")
+    call.twilio.post("/twilio/voice/status", {**call.params, "CallStatus": "in-progress"})
+    assert leuven.rows(HelpRequest) == []
+    assert leuven.call_session(call).ended_at is None

@@ -52,3 +52,21 @@ def test_when_redis_is_down_the_work_waits_in_the_database(database_url, redis_c
         assert relay_pending(session, redis_conn) == 1
         assert Queue("intake", connection=redis_conn).count == 1
     engine.dispose()
+
+
+def test_work_already_in_rq_after_a_crash_is_not_queued_a_second_time(database_url, redis_conn):
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        message = add_work(
+            session, queue="intake", job="hotline.jobs.announce_request", help_request_id=5
+        )
+        session.commit()
+        # A relay queued it, then died before it could mark the row as sent.
+        Queue("intake", connection=redis_conn).enqueue(
+            "hotline.jobs.announce_request", kwargs={"help_request_id": 5},
+            job_id=f"outbox-{message.id}",
+        )  # fmt: skip
+        assert relay_pending(session, redis_conn) == 1
+        assert Queue("intake", connection=redis_conn).job_ids == [f"outbox-{message.id}"]
+        assert pending_count(session) == 0
+    engine.dispose()

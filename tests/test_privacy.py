@@ -60,7 +60,10 @@ def test_phone_numbers_are_redacted_in_the_ways_people_write_them():
 
 
 def test_references_ids_and_times_survive_redaction():
-    text = "request 482913 (id 12) at 2026-11-26 16:18:11 from CA0123456789abcdef0123456789abcdef"
+    text = (
+        "request 482913 (id 12) at 2026-11-26 16:18:11 from CA0123456789abcdef0123456789abcdef"
+        " on 26/11/2026"
+    )
     assert redact_phone_numbers(text) == text
 
 
@@ -71,3 +74,19 @@ def test_the_log_filter_removes_numbers_from_log_records(caplog):
         logger.info("call from %s", "+32470123456")
     assert "470123456" not in caplog.text
     assert "call from [number]" in caplog.text
+
+
+def test_loggers_set_up_later_are_redacted_too(capsys):
+    import sys
+
+    from hotline.privacy import install_log_redaction
+
+    install_log_redaction()
+    logger = logging.getLogger("rq.worker.test")  # e.g. rq adds its own handler later
+    handler = logging.StreamHandler(sys.stderr)
+    logger.addHandler(handler)
+    try:
+        logger.warning("sending to %s failed", "+32 470 12 34 56")
+    finally:
+        logger.removeHandler(handler)
+    assert capsys.readouterr().err == "sending to [number] failed\n"
