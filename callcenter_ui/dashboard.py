@@ -34,7 +34,9 @@ from hotline.api_tokens import MAX_NAME_LENGTH, TokenError, create_token, list_t
 from hotline.config import LineSettings, Settings
 from hotline.db import get_session, line_row
 from hotline.models import ApiToken, Operator, utcnow
+from hotline.outbox import pending_count
 from hotline.overview import dashboard
+from hotline.queue import failed_job_counts, get_redis
 from hotline.statistics import DayCount
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -161,6 +163,7 @@ def index() -> str:
     return render_template(
         template,
         figures=figures,
+        stuck=_stuck_work(session),
         chart=bar_chart(figures.per_day),
         updated_at=now.astimezone(ZoneInfo(line.timezone)).strftime("%H:%M"),
         line=line,
@@ -168,6 +171,15 @@ def index() -> str:
         duration=duration,
         refresh_seconds=REFRESH_SECONDS,
     )
+
+
+def _stuck_work(session) -> dict:
+    """Work the system could not do by itself, so that operators see it and act."""
+    try:
+        failed = failed_job_counts(get_redis())
+    except Exception:  # Redis away: say so rather than break the dashboard
+        failed = None
+    return {"failed": failed, "waiting": pending_count(session)}
 
 
 # --- API access ---------------------------------------------------------------------------

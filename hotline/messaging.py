@@ -16,7 +16,7 @@ from hotline.audit import record
 from hotline.config import LineSettings, Settings
 from hotline.models import Assignment, AuditEvent, Contact, HelpRequest, Line, Volunteer
 from hotline.privacy import reveal_number
-from hotline.telephony import Provider
+from hotline.telephony import Provider, TelephonyError
 
 log = logging.getLogger(__name__)
 
@@ -169,13 +169,31 @@ def send_assignment_offer(
         else None,
         urgency=help_request.urgency,
     )
-    message_sid = provider.send_sms(
-        to=reveal_number(contact, settings.secrets),
-        from_=line_settings.phone_number if line_settings else line.phone_number,
-        body=body,
-        # No status callback until /twilio/sms/status exists (the SMS issue): Twilio
-        # would log a failed callback for every message.
-    )
+    try:
+        message_sid = provider.send_sms(
+            to=reveal_number(contact, settings.secrets),
+            from_=line_settings.phone_number if line_settings else line.phone_number,
+            body=body,
+            # No status callback until /twilio/sms/status exists (the SMS issue): Twilio
+            # would log a failed callback for every message.
+        )
+    except TelephonyError as error:
+        if not error.permanent:
+            raise  # busy or away: rq retries with backoff
+        # Refused for good (an invalid number, a volunteer who texted STOP): retrying
+        # cannot help; the request's history tells operators to phone instead.
+        record(
+            session,
+            "sms_not_sent",
+            operator_id=None,
+            help_request_id=help_request.id,
+            volunteer_id=volunteer.id,
+            assignment_id=assignment.id,
+            reason=str(error),
+            code=error.code,
+        )
+        log.warning("assignment %s: SMS refused for good (%s)", assignment.id, error.code)
+        return None
     record(
         session,
         SMS_SENT,

@@ -57,3 +57,10 @@ def get_queue(name: str, app: Flask | None = None) -> Queue:
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}; queues are {', '.join(QUEUE_NAMES)}")
     return Queue(name, connection=get_redis(app))
+
+
+def failed_job_counts(connection: redis.Redis) -> dict[str, int]:
+    """How many jobs per queue failed for good (retries used up), by queue name."""
+    from rq.registry import FailedJobRegistry
+
+    return {name: FailedJobRegistry(name, connection=connection).count for name in QUEUE_NAMES}

@@ -174,6 +174,23 @@ def test_a_volunteer_without_a_number_shows_in_the_history_instead_of_failing_fo
     assert the_job(engine, redis_conn).get_status() == "finished"
 
 
+def test_an_sms_twilio_refuses_for_good_is_not_retried_and_shows_in_the_history(
+    app, engine, redis_conn, work, fake_twilio
+):
+    assignment_id = offer(app)
+    fake_twilio.fail_next(
+        "Messages.json", status=400, code=21610, message="Attempt to send to unsubscribed recipient"
+    )
+    relay(engine, redis_conn)
+    work()
+
+    assert the_job(engine, redis_conn).get_status() == "finished"  # no retry for ever
+    with Session(engine) as session:
+        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "sms_not_sent"))
+    assert (event.detail["assignment_id"], event.detail["code"]) == (assignment_id, 21610)
+    assert sms_events(engine) == []
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_offer_fits_one_plain_sms(app, language):
     line = app.extensions["hotline.settings"].lines["leuven"]

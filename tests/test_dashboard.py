@@ -345,3 +345,17 @@ def test_a_coordinator_sees_and_revokes_everyones_tokens(app, db_session, staff,
     assert token.revoked_at is not None
     (event,) = [e for e in db_session.exec(select(AuditEvent)) if e.action == "api_token_revoked"]
     assert event.operator_id == staff["cor"]
+
+
+def test_jobs_that_failed_for_good_are_shown_to_operators(app, operator, redis_conn):
+    from rq.registry import FailedJobRegistry
+
+    from hotline.queue import get_queue
+
+    assert "Work that needs attention" not in operator.get("/dashboard/").get_data(as_text=True)
+    queue = get_queue("messages", app)
+    job = queue.enqueue("hotline.jobs.send_assignment_sms", kwargs={"assignment_id": 999})
+    FailedJobRegistry(queue=queue).add(job, ttl=3600, exc_string="TelephonyError")
+    page = operator.get("/dashboard/").get_data(as_text=True)
+    assert "Work that needs attention" in page
+    assert "1 job in the 'messages' queue failed after all its retries" in page

@@ -27,6 +27,12 @@ class TelephonyError(Exception):
         self.code = code  # the provider's own error code, e.g. Twilio's 21211
 
     @property
+    def permanent(self) -> bool:
+        """Whether trying again cannot help: the provider refused the request itself
+        (invalid number, opted out with STOP...), as opposed to being busy or away."""
+        return self.status is not None and 400 <= self.status < 500 and self.status != 429
+
+    @property
     def not_found(self) -> bool:
         """Whether the provider says the thing asked for does not exist (any more)."""
         return self.status == 404
