@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from hotline import callbacks
 from hotline.db import get_session
-from hotline.models import HelpRequest, Operator
+from hotline.models import HelpRequest, Operator, VolunteerLead
 from hotline.privacy import redact_phone_numbers
 from hotline.telephony import TelephonyError, get_provider
 
@@ -106,15 +106,25 @@ def call_back(request_id: int) -> BaseResponse:
 @blueprint.get("/requests/<int:request_id>/recording")
 def recording(request_id: int) -> Response:
     """The resident's recorded message, streamed from the provider; never cached."""
-    help_request = _help_request(request_id)
-    if not help_request.recording_sid:
+    return _recording_response(_help_request(request_id).recording_sid, f"request {request_id}")
+
+
+@blueprint.get("/volunteers/leads/<int:lead_id>/recording")
+def lead_recording(lead_id: int) -> Response:
+    """What someone who offered to volunteer said (name and area), streamed likewise."""
+    lead = get_session().get(VolunteerLead, lead_id) or abort(404)
+    return _recording_response(lead.recording_sid, f"volunteer lead {lead_id}")
+
+
+def _recording_response(recording_sid: str | None, what: str) -> Response:
+    if not recording_sid:
         abort(404)
     try:
-        audio, content_type = get_provider().fetch_recording(help_request.recording_sid)
+        audio, content_type = get_provider().fetch_recording(recording_sid)
     except TelephonyError as error:
         if error.not_found:  # deleted at the provider, e.g. by the retention purge
             abort(404)
-        log.warning("recording of request %s unavailable: %s", help_request.id, error)
+        log.warning("recording of %s unavailable: %s", what, error)
         abort(502)
     response = Response(audio, mimetype=content_type or "audio/mpeg")
     response.headers["Cache-Control"] = "private, no-store"

@@ -33,10 +33,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from callcenter_ui.auth import coordinator_required
+from hotline import intake
 from hotline.config import WEEKDAYS, LineSettings, Settings
 from hotline.db import get_session, line_row
 from hotline.dispatch import open_assignment_counts
-from hotline.models import AuditEvent, Line, Operator, Volunteer
+from hotline.models import AuditEvent, Line, Operator, Volunteer, VolunteerLead
 from hotline.volunteers import (
     MAX_NAME_LENGTH,
     SKILLS,
@@ -247,6 +249,7 @@ def _helpers() -> dict[str, Any]:
         "skill_label": skill_label,
         "weekday_label": weekday_label,
         "history_label": history_label,
+        "lead_status_label": lead_status_label,
         "day_of": day_of,
         "line_local_time": line_local_time,
         "WEEKDAYS": WEEKDAYS,
@@ -419,3 +422,41 @@ def reactivate(volunteer_id: int):
     )
     flash(_("%(name)s is active again.", name=volunteer.name))
     return redirect(url_for("volunteers.edit", volunteer_id=volunteer.id))
+
+
+def lead_status_label(status: str) -> str:
+    """A volunteer lead's follow-up status in the operator's language."""
+    return {
+        "new": _("new"),
+        "contacted": _("contacted"),
+        "registered": _("registered as a volunteer"),
+        "dropped": _("not going ahead"),
+    }.get(status, status)
+
+
+@blueprint.get("/leads")
+def leads() -> str:
+    """People who phoned the line to offer help (IVR option 2), for coordinators to follow up."""
+    status = request.args.get("status") or None
+    return render_template(
+        "volunteers/leads.html",
+        leads=intake.list_volunteer_leads(get_session(), status=status),
+        statuses=intake.LEAD_STATUSES,
+        status=status,
+        line=next(iter(_settings().lines.values())),
+    )
+
+
+@blueprint.post("/leads/<int:lead_id>")
+@coordinator_required
+def lead_status(lead_id: int):
+    """Coordinators note how a lead was followed up."""
+    session = get_session()
+    lead = session.get(VolunteerLead, lead_id) or abort(404)
+    if request.form.get("status") not in intake.LEAD_STATUSES:
+        abort(400)
+    intake.set_lead_status(
+        session, lead=lead, status=request.form["status"], operator_id=current_user.id
+    )
+    flash(_("Saved."), "ok")
+    return redirect(url_for("volunteers.leads"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from hotline.audit import record
 from hotline.models import Contact, HelpRequest, Line, RequestStatus, VolunteerLead
 from hotline.outbox import add_work
 
@@ -119,4 +121,30 @@ def create_volunteer_lead(
     )
     session.add(lead)
     session.flush()
+    return lead
+
+
+LEAD_STATUSES = ("new", "contacted", "registered", "dropped")
+
+
+def list_volunteer_leads(session: Session, *, status: str | None = None) -> list[VolunteerLead]:
+    """People who phoned to offer help; new ones first, oldest first within a status."""
+    query = select(VolunteerLead)
+    if status:
+        query = query.where(VolunteerLead.status == status)
+    first_new = sa.case((VolunteerLead.status == "new", 0), else_=1)
+    return list(session.exec(query.order_by(first_new, VolunteerLead.created_at)))
+
+
+def set_lead_status(
+    session: Session, *, lead: VolunteerLead, status: str, operator_id: int
+) -> VolunteerLead:
+    """A coordinator followed a lead up: contacted, registered (as a volunteer) or dropped."""
+    if status not in LEAD_STATUSES:
+        raise ValueError(f"a lead's status is one of {', '.join(LEAD_STATUSES)}")
+    old, lead.status = lead.status, status
+    session.add(lead)
+    record(session, "volunteer_lead", operator_id=operator_id, lead_id=lead.id, **{"from": old,
+           "to": status})  # fmt: skip
+    session.commit()
     return lead

@@ -372,3 +372,32 @@ def test_deactivating_a_volunteer_with_open_assignments_warns_the_operator(
     html = page(operator.post(f"/volunteers/{volunteer.id}/deactivate", follow_redirects=True))
 
     assert "Busy Bea still has 1 open assignment: assign that request to someone else." in html
+
+
+def test_someone_who_offered_help_by_phone_is_a_lead_coordinators_follow_up(
+    app, db_session, coordinator, operator
+):
+    from hotline.db import line_row
+    from hotline.intake import create_volunteer_lead
+    from hotline.models import VolunteerLead
+
+    settings = app.extensions["hotline.settings"]
+    lead = create_volunteer_lead(
+        db_session,
+        line=line_row(db_session, settings, "leuven"),
+        contact=None,
+        call_sid="CA" + "5" * 32,
+        language="fr",
+        recording_sid="RE" + "5" * 32,
+    )
+    db_session.commit()
+    page = coordinator.get("/volunteers/leads").get_data(as_text=True)
+    assert f'src="/volunteers/leads/{lead.id}/recording"' in page
+    # Operators see the list; only coordinators change a lead.
+    assert operator.post(f"/volunteers/leads/{lead.id}", {"status": "dropped"}).status_code == 403
+    coordinator.post(f"/volunteers/leads/{lead.id}", {"status": "registered"})
+    db_session.expire_all()
+    assert db_session.get(VolunteerLead, lead.id).status == "registered"
+    assert "registered as a volunteer" in coordinator.get("/volunteers/leads").get_data(
+        as_text=True
+    )
