@@ -83,6 +83,9 @@ def assign_volunteer(
     """Offer ``help_request`` to ``volunteer``: an assignment with a fresh code, the request
     "assigned", an audit event, and the volunteer's SMS queued as outbox work. Committed.
     """
+    # Two operators assigning at once (or a reply arriving): one waits for the other's
+    # commit and then sees its assignment (a row lock on PostgreSQL; SQLite writes in turn).
+    session.refresh(help_request, with_for_update=True)
     refusal = why_not_assignable(help_request)
     if refusal is not None:
         raise refusal
@@ -140,6 +143,8 @@ def record_assignment_reply(
     refused. Accepting or finishing closes the other volunteers' open offers.
     Committed.
     """
+    # Two answers at once (an operator and an SMS): the second waits, then sees the first.
+    session.refresh(assignment, with_for_update=True)
     reply = reply.strip().lower()
     if reply not in REPLIES:
         raise AssignmentError(N_("Unknown answer: %(reply)s."), reply=reply)
