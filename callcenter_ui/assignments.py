@@ -25,6 +25,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
+from callcenter_ui.auth import visible_request
 from callcenter_ui.volunteers import translated
 from hotline.config import LineSettings
 from hotline.db import get_session
@@ -93,26 +94,19 @@ def assignment_panel(help_request: HelpRequest) -> AssignmentPanel:
     )
 
 
-def _request_or_404(request_id: int) -> HelpRequest:
-    help_request = get_session().get(HelpRequest, request_id)
-    if help_request is None:
-        abort(404)
-    return help_request
-
-
 @blueprint.get("/requests/<int:request_id>/assignments")
 def panel(request_id: int) -> str:
     """The volunteers panel of a request: the bare panel for htmx, else a page around it."""
     fragment = request.headers.get("HX-Request") == "true"
     template = "assignments/_panel.html" if fragment else "assignments/page.html"
-    return render_template(template, help_request=_request_or_404(request_id))
+    return render_template(template, help_request=visible_request(request_id))
 
 
 @blueprint.post("/requests/<int:request_id>/assign")
 def assign(request_id: int):
     """Offer the request to the chosen volunteer; their SMS goes out through the outbox."""
     session = get_session()
-    help_request = _request_or_404(request_id)
+    help_request = visible_request(request_id)
     back = redirect(url_for("requests.detail", request_id=help_request.id))
     form = AssignForm()
     volunteer = session.get(Volunteer, form.volunteer_id.data) if form.validate() else None
@@ -145,6 +139,7 @@ def reply(assignment_id: int):
     assignment = session.get(Assignment, assignment_id)
     if assignment is None:
         abort(404)
+    visible_request(assignment.help_request_id)  # 404 for another line's assignment
     back = redirect(url_for("requests.detail", request_id=assignment.help_request_id))
     form = ReplyForm()
     if not form.validate():

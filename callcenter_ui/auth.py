@@ -13,9 +13,9 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from hotline.accounts import authenticate
+from hotline.accounts import authenticate, visible_line_ids
 from hotline.db import get_session
-from hotline.models import Operator
+from hotline.models import HelpRequest, Operator
 
 blueprint = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -26,12 +26,18 @@ login_manager.session_protection = "strong"
 class StaffUser(UserMixin):
     """The logged-in operator, as Flask-Login sees them (no password hash, no phone)."""
 
-    def __init__(self, operator: Operator):
+    def __init__(self, operator: Operator, line_ids: set[int] | None = None):
         self.id = operator.id
         self.username = operator.username
         self.display_name = operator.display_name
         self.role = operator.role
         self.locale = operator.locale
+        self.line_slugs = tuple(operator.lines)
+        self.line_ids = line_ids  # None: every line
+
+    def may_see_line(self, line_id: int) -> bool:
+        """Whether this account works on the line with row id ``line_id``."""
+        return self.line_ids is None or line_id in self.line_ids
 
     @property
     def is_coordinator(self) -> bool:
@@ -40,8 +46,19 @@ class StaffUser(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> StaffUser | None:
-    operator = get_session().get(Operator, int(user_id)) if user_id.isdigit() else None
-    return StaffUser(operator) if operator and operator.active else None
+    session = get_session()
+    operator = session.get(Operator, int(user_id)) if user_id.isdigit() else None
+    if operator is None or not operator.active:
+        return None
+    return StaffUser(operator, visible_line_ids(session, operator))
+
+
+def visible_request(request_id: int) -> HelpRequest:
+    """A request the logged-in account may see, or 404 (another line's looks like none)."""
+    help_request = get_session().get(HelpRequest, request_id)
+    if help_request is None or not current_user.may_see_line(help_request.line_id):
+        abort(404)
+    return help_request
 
 
 def require_login():
@@ -89,7 +106,7 @@ def login():
             get_session(), username=form.username.data, password=form.password.data
         )
         if result.operator is not None:
-            login_user(StaffUser(result.operator))
+            login_user(StaffUser(result.operator, visible_line_ids(get_session(), result.operator)))
             return redirect(_safe_next(request.args.get("next")))
         status = 401
         if result.locked_until is not None:

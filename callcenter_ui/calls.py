@@ -13,9 +13,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from callcenter_ui.auth import visible_request
 from hotline import callbacks
 from hotline.db import get_session
-from hotline.models import HelpRequest, Operator, VolunteerLead
+from hotline.models import Operator, VolunteerLead
 from hotline.privacy import redact_phone_numbers
 from hotline.telephony import TelephonyError, get_provider
 
@@ -29,18 +30,11 @@ def redact_numbers(text: str | None) -> str:
     return redact_phone_numbers(text or "")
 
 
-def _help_request(request_id: int) -> HelpRequest:
-    help_request = get_session().get(HelpRequest, request_id)
-    if help_request is None:
-        abort(404)
-    return help_request
-
-
 @blueprint.post("/requests/<int:request_id>/call-back")
 def call_back(request_id: int) -> BaseResponse:
     """Ring the operator's own phone, then connect them to the resident of this request."""
     session = get_session()
-    help_request = _help_request(request_id)
+    help_request = visible_request(request_id)
     operator = session.get(Operator, current_user.id)
     try:
         callbacks.call_back(
@@ -106,7 +100,7 @@ def call_back(request_id: int) -> BaseResponse:
 @blueprint.get("/requests/<int:request_id>/recording")
 def recording(request_id: int) -> Response:
     """The resident's recorded message, streamed from the provider; never cached."""
-    return _recording_response(_help_request(request_id).recording_sid, f"request {request_id}")
+    return _recording_response(visible_request(request_id).recording_sid, f"request {request_id}")
 
 
 @blueprint.get("/volunteers/leads/<int:lead_id>/recording")

@@ -138,8 +138,9 @@ def duration(value: timedelta | None) -> str:
 
 
 def _chosen_line(settings: Settings) -> LineSettings:
-    slug = request.args.get("line") or next(iter(settings.lines))
-    if slug not in settings.lines:
+    visible = current_user.line_slugs or tuple(settings.lines)
+    slug = request.args.get("line") or visible[0]
+    if slug not in settings.lines or slug not in visible:
         abort(404)
     return settings.lines[slug]
 
@@ -167,7 +168,11 @@ def index() -> str:
         chart=bar_chart(figures.per_day),
         updated_at=now.astimezone(ZoneInfo(line.timezone)).strftime("%H:%M"),
         line=line,
-        lines=list(settings.lines.values()),
+        lines=[
+            line
+            for slug, line in settings.lines.items()
+            if not current_user.line_slugs or slug in current_user.line_slugs
+        ],
         duration=duration,
         refresh_seconds=REFRESH_SECONDS,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -11,6 +11,7 @@ from sqlmodel import select
 from wtforms import SelectChoice, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from callcenter_ui.auth import visible_request
 from hotline import triage, vocabulary
 from hotline.audit import history
 from hotline.config import Settings
@@ -89,7 +90,7 @@ def _queue_page(title: str, source: str | None = None):
     filters = _filters()
     if source:
         filters = triage.QueueFilters(**{**filters.__dict__, "source": source})
-    rows = triage.list_queue(get_session(), filters=filters)
+    rows = triage.list_queue(get_session(), filters=filters, line_ids=current_user.line_ids)
     template = "requests/_rows.html" if request.headers.get("HX-Request") else "requests/queue.html"
     return render_template(
         template,
@@ -141,18 +142,11 @@ def _triage_form(help_request: HelpRequest, line, formdata=None) -> TriageForm:
     return form
 
 
-def _load(request_id: int) -> HelpRequest:
-    help_request = get_session().get(HelpRequest, request_id)
-    if help_request is None:
-        abort(404)
-    return help_request
-
-
 @blueprint.get("/<int:request_id>")
 def detail(request_id: int, forms: dict | None = None):
     """Everything known about a request, its history, and what can be done with it."""
     session = get_session()
-    help_request = _load(request_id)
+    help_request = visible_request(request_id)
     line = _line_of(help_request)
     events = history(session, help_request_id=help_request.id)
     operators = {operator.id: operator.display_name for operator in session.exec(select(Operator))}
@@ -176,7 +170,7 @@ def detail(request_id: int, forms: dict | None = None):
 
 def _act(request_id: int, form_name: str, form, action):
     """Validate a form, run the use case, report back on the request's page."""
-    help_request = _load(request_id)
+    help_request = visible_request(request_id)
     if form.validate_on_submit():
         try:
             action(help_request, form)
@@ -193,7 +187,7 @@ def _act(request_id: int, form_name: str, form, action):
 @blueprint.post("/<int:request_id>/triage")
 def triage_view(request_id: int):
     """Save the operator's corrections of category, area, urgency, language and notes."""
-    help_request = _load(request_id)
+    help_request = visible_request(request_id)
     form = _triage_form(help_request, _line_of(help_request), formdata=request.form)
 
     def save(help_request, form):
@@ -254,7 +248,8 @@ class LiveCallForm(FlaskForm):
 def new():
     """Log a call taken by hand: the same request, the number straight into the vault."""
     settings = _settings()
-    line = next(iter(settings.lines.values()))
+    # The operator's (first) line; choosing among several lines is not offered yet.
+    line = settings.lines[(current_user.line_slugs or tuple(settings.lines))[0]]
     form = LiveCallForm()
     form.language.choices = _choices(line.languages)
     form.category.choices = _choices(vocabulary.CATEGORIES, blank="—")

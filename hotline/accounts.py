@@ -38,8 +38,12 @@ def create_operator(
     password: str,
     role: str = "operator",
     locale: str = "nl",
+    lines: list[str] | None = None,
 ) -> Operator:
-    """Create an account; usernames are unique, case-insensitively."""
+    """Create an account; usernames are unique, case-insensitively.
+
+    ``lines``: slugs of the lines the account works on (None or empty: every line).
+    """
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("-", "").isalnum():
         raise AccountError("a username is letters, digits, '.' or '-'")
@@ -55,6 +59,7 @@ def create_operator(
         password_hash=hash_password(password),
         role=role,
         locale=locale,
+        lines=sorted(set(lines or [])),
     )
     session.add(operator)
     session.commit()
@@ -171,3 +176,12 @@ def list_accounts(session: Session) -> list[Operator]:
     return list(
         session.exec(select(Operator).order_by(Operator.active.desc(), Operator.display_name))  # type: ignore[attr-defined]
     )
+
+
+def visible_line_ids(session: Session, operator: Operator) -> set[int] | None:
+    """Ids of the Line rows an account may see; None when it may see every line."""
+    from hotline.models import Line
+
+    if not operator.lines:
+        return None
+    return set(session.exec(select(Line.id).where(Line.slug.in_(operator.lines))).all())  # type: ignore[attr-defined]

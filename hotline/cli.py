@@ -156,14 +156,31 @@ def operator() -> None:
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
 )
+@click.option(
+    "--line",
+    "lines",
+    multiple=True,
+    help="A line (from config.toml) this account works on; repeatable. Default: every line.",
+)
 @with_appcontext
 def operator_add(
-    username: str, display_name: str | None, coordinator: bool, locale: str, password_stdin: bool
+    username: str,
+    display_name: str | None,
+    coordinator: bool,
+    locale: str,
+    password_stdin: bool,
+    lines: tuple[str, ...],
 ) -> None:
     """Create an account; the password is asked for (or read from stdin)."""
     from hotline.accounts import AccountError, create_operator
     from hotline.db import get_session
 
+    configured = current_app.extensions["hotline.settings"].lines
+    unknown = [slug for slug in lines if slug not in configured]
+    if unknown:
+        raise click.ClickException(
+            f"no line '{unknown[0]}' in the configuration (lines: {', '.join(configured)})"
+        )
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -176,6 +193,7 @@ def operator_add(
             password=password,
             role="coordinator" if coordinator else "operator",
             locale=locale,
+            lines=list(lines),
         )
     except AccountError as error:
         raise click.ClickException(str(error)) from None

@@ -180,6 +180,8 @@ class Operator(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: str = Field(default="operator", max_length=16)  # operator | coordinator
     locale: str = Field(default="nl", max_length=8)
+    # Slugs of the lines whose requests and volunteers this account works on; empty: all.
+    lines: list = Field(default_factory=list, sa_type=JSON)
     # The operator's own phone, for "call back" bridging; in the vault like every number.
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     active: bool = True

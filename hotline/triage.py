@@ -48,11 +48,19 @@ class QueueFilters:
 
 
 def list_queue(
-    session: Session, *, filters: QueueFilters, now: datetime | None = None, limit: int = 200
+    session: Session,
+    *,
+    filters: QueueFilters,
+    line_ids: set[int] | None = None,
+    now: datetime | None = None,
+    limit: int = 200,
 ) -> list[QueueRow]:
-    """Open requests, urgent ones first, then the oldest first (call-backs likewise)."""
+    """Open requests of the given lines (None: all), urgent ones first, then the oldest first;
+    call-backs strictly oldest first."""
     now = now or utcnow()
     query = select(HelpRequest)
+    if line_ids is not None:
+        query = query.where(col(HelpRequest.line_id).in_(line_ids))
     if filters.status:
         query = query.where(HelpRequest.status == filters.status)
     else:

@@ -366,3 +366,59 @@ def test_numbers_typed_into_notes_messages_or_reasons_are_not_kept(operator, db_
     page = operator.get(f"/requests/{help_request.id}").get_data(as_text=True)
     for digits in ("22 33 44", "99 88 77", "11.22.33", "12 34 56"):
         assert digits not in page
+
+
+TWO_LINES = """
+[hotline]
+flows_dir = "{flows}"
+
+[lines.leuven]
+name = "Leuven Helpt"
+phone_number = "+32 16 27 27 72"
+flow = "leuven"
+languages = ["nl", "fr", "en"]
+[lines.leuven.postcodes]
+3000 = "Leuven"
+
+[lines.herent]
+name = "Herent Helpt"
+phone_number = "+32 16 85 20 00"
+flow = "leuven"
+languages = ["nl", "fr", "en"]
+[lines.herent.postcodes]
+3020 = "Herent"
+"""
+
+
+def test_an_operator_of_one_line_sees_only_that_lines_requests(app_config, tmp_path):
+    from sqlmodel import Session
+
+    from hotline import create_app
+    from hotline.accounts import create_operator
+    from hotline.db import line_row
+    from hotline.intake import create_help_request
+    from tests.conftest import ROOT
+
+    config = tmp_path / "two-lines.toml"
+    config.write_text(TWO_LINES.format(flows=ROOT / "ivr_flows"))
+    app = create_app({**app_config, "config_file": config})
+    settings = app.extensions["hotline.settings"]
+    with Session(app.extensions["hotline.engine"]) as session:
+        create_operator(session, username="hanne", display_name="Hanne", locale="en",
+                        password=STAFF_PASSWORD, lines=["herent"])  # fmt: skip
+        leuven = create_help_request(session, line=line_row(session, settings, "leuven"),
+                                     contact=None, postcode="3000")  # fmt: skip
+        herent = create_help_request(session, line=line_row(session, settings, "herent"),
+                                     contact=None, postcode="3020")  # fmt: skip
+        session.commit()
+        leuven_id, leuven_ref, herent_id, herent_ref = (
+            leuven.id, leuven.reference, herent.id, herent.reference,
+        )  # fmt: skip
+    hanne = StaffClient(app, "hanne")
+    queue = hanne.get("/requests/").get_data(as_text=True)
+    assert herent_ref in queue and leuven_ref not in queue
+    assert hanne.get(f"/requests/{herent_id}").status_code == 200
+    assert hanne.get(f"/requests/{leuven_id}").status_code == 404  # another line's: as if none
+    assert hanne.post(f"/requests/{leuven_id}/cancel", {"reason": "x"}).status_code == 404
+    assert hanne.get("/dashboard/?line=leuven").status_code == 404
+    app.extensions["hotline.engine"].dispose()
