@@ -7,7 +7,7 @@ Also API access: staff make and revoke their own tokens for the JSON API here
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
@@ -30,6 +30,7 @@ from sqlmodel import select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from callcenter_ui.formatting import duration
 from hotline.api_tokens import MAX_NAME_LENGTH, TokenError, create_token, list_tokens, revoke_token
 from hotline.config import LineSettings, Settings
 from hotline.db import get_session, line_row
@@ -118,23 +119,6 @@ def bar_chart(days: list[DayCount]) -> BarChart:
         bars=bars,
         summary=summary,
     )
-
-
-def duration(value: timedelta | None) -> str:
-    """A waiting time as operators say it: '45 s', '12 min', '2 h 05 min', '3 d 4 h'."""
-    if value is None:
-        return "–"
-    seconds = int(value.total_seconds())
-    if seconds < 60:
-        return _("%(s)d s", s=seconds)
-    minutes = seconds // 60
-    if minutes < 60:
-        return _("%(m)d min", m=minutes)
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return _("%(h)d h %(m)02d min", h=hours, m=minutes)
-    days, hours = divmod(hours, 24)
-    return _("%(d)d d %(h)d h", d=days, h=hours)
 
 
 def _chosen_line(settings: Settings) -> LineSettings:

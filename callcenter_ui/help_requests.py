@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlmodel import select
@@ -12,6 +11,7 @@ from wtforms import SelectChoice, SelectField, StringField, TelField, TextAreaFi
 from wtforms.validators import DataRequired, Length
 
 from callcenter_ui.auth import visible_request
+from callcenter_ui.formatting import duration
 from hotline import triage, vocabulary
 from hotline.audit import history
 from hotline.config import Settings
@@ -285,13 +285,5 @@ def new():
     return render_template("requests/new.html", form=form, line=line), status
 
 
-@blueprint.app_template_filter("age")
-def age_filter(age) -> str:
-    """How long something has waited, the way people say it: 5 min, 2 h 10 min, 3 days."""
-    minutes = int(age.total_seconds() // 60)
-    if minutes < 60:
-        return _("%(n)d min", n=max(minutes, 0))
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return _("%(h)d h %(m)d min", h=hours, m=minutes)
-    return ngettext("%(num)d day", "%(num)d days", hours // 24)
+# The queue's waiting times read like the dashboard's: one formatter for both.
+blueprint.app_template_filter("age")(duration)

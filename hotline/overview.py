@@ -33,13 +33,6 @@ def _open_requests(line_id: int | None, statuses=OPEN_STATUSES):
     return condition
 
 
-def open_request_count(session: Session, *, line_id: int | None = None) -> int:
-    """How many help requests are not yet done or cancelled."""
-    return session.exec(
-        select(sa.func.count()).select_from(HelpRequest).where(_open_requests(line_id))
-    ).one()
-
-
 def _count_by(session: Session, column, condition) -> dict[str, int]:
     rows = session.exec(
         select(column, sa.func.count()).select_from(HelpRequest).where(condition).group_by(column)
