@@ -6,7 +6,7 @@ import logging
 
 from flask import current_app
 
-from hotline import messaging
+from hotline.messaging import texts as messaging
 from hotline.db import get_engine, session_scope
 from hotline.models import HelpRequest, utcnow
 from hotline.telephony import get_provider

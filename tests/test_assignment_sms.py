@@ -7,7 +7,7 @@ from rq.job import Job
 from sqlmodel import Session, select
 
 from hotline.db import line_row
-from hotline.messaging import CATEGORIES, LANGUAGES, URGENCIES, assignment_offer_text
+from hotline.messaging.texts import CATEGORIES, LANGUAGES, URGENCIES, assignment_offer_text
 from hotline.models import Assignment, AuditEvent, HelpRequest, OutboxMessage, Volunteer
 from hotline.outbox import add_work, job_id, relay_pending
 from hotline.privacy import store_contact
