@@ -62,7 +62,21 @@ LINE_KEYS: dict[str, tuple[type, Any]] = {
     "postcodes": (dict, None),
     "operator_numbers": (list, []),
     "transcribe": (bool, False),
+    # SMS with volunteers (README, "Volunteers answer by SMS")
+    "volunteer_sms": (bool, True),
+    "sms_from": (str, ""),
+    "messaging_service_sid": (str, ""),
+    "auto_offer": (bool, True),
+    "max_offers": (int, 5),
+    "offers_at_once": (int, 1),
+    "offer_expiry": (object, {"today": "30m", "coming_days": "6h"}),
+    "reminder_after": (object, {"today": "6h", "coming_days": "2d"}),
+    "follow_up_after": (str, "1d"),
 }
+URGENCY_KEYS = ("today", "coming_days")
+DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
 
 class ConfigError(Exception):
@@ -99,6 +113,31 @@ class LineSettings:
     postcodes: dict[str, str]  # postcode -> municipality
     operator_numbers: tuple[str, ...] = ()
     transcribe: bool = False  # ask Twilio to transcribe recorded messages (paid, per account)
+    # SMS: a geographic number (016...) cannot text, so the line has an SMS sender of its own:
+    # a mobile number or a Twilio Messaging Service (MG...). Empty when SMS is off.
+    volunteer_sms: bool = True
+    sms_from: str = ""
+    messaging_service_sid: str = ""
+    auto_offer: bool = True  # a declined, expired or undelivered offer goes to the next volunteer
+    max_offers: int = 5  # offers per request before it goes back to the queue
+    offers_at_once: int = 1  # offer to the best N together; the first JA wins
+    # seconds, per urgency ("today", "coming_days"; "" for a request without urgency)
+    offer_expiry: dict[str, int] = field(default_factory=lambda: {"": 6 * 3600})
+    reminder_after: dict[str, int] = field(default_factory=lambda: {"": 2 * 86400})
+    follow_up_after: int = 86400  # seconds after the reminder before operators follow up
+
+    @property
+    def sends_sms(self) -> bool:
+        """Whether volunteers' SMS is on and the line has a sender to send it from."""
+        return self.volunteer_sms and bool(self.sms_from or self.messaging_service_sid)
+
+    def offer_expiry_for(self, urgency: str | None) -> int:
+        """Seconds an offer for a request of ``urgency`` waits for an answer."""
+        return self.offer_expiry.get(urgency or "", self.offer_expiry[""])
+
+    def reminder_after_for(self, urgency: str | None) -> int:
+        """Seconds after JA before a volunteer who has not texted KLAAR gets a reminder."""
+        return self.reminder_after.get(urgency or "", self.reminder_after[""])
 
     def is_open(self, at: datetime) -> bool:
         """Whether operators are on duty at the (timezone-aware) moment ``at``."""
@@ -137,6 +176,18 @@ class Settings:
             if line.phone_number == normalised:
                 return line
         return next(iter(self.lines.values()))
+
+    def line_for_sms(self, to: str | None, messaging_service_sid: str | None) -> LineSettings:
+        """The line an SMS was sent to: by its Messaging Service, its SMS number, then its
+        voice number; the first line when none matches."""
+        for line in self.lines.values():
+            if messaging_service_sid and line.messaging_service_sid == messaging_service_sid:
+                return line
+        normalised = normalise_number(to or "", "BE")
+        for line in self.lines.values():
+            if normalised and line.sms_from == normalised:
+                return line
+        return self.line_for_number(to)
 
 
 def normalise_number(raw: str, country: str) -> str | None:
@@ -203,7 +254,7 @@ def load_settings(
     base = config_file.parent
     instance_path = (base / values["instance_path"]).resolve()
     flows_dir = (base / values["flows_dir"]).resolve()
-    lines = _load_lines(document.get("lines"), source)
+    lines = _load_lines(document.get("lines"), source, values["mode"])
     database_url = values["database_url"] or f"sqlite:///{instance_path / 'hotline.sqlite3'}"
     secrets = _load_secrets(values["mode"], instance_path, environ, secret_overrides)
     return Settings(
@@ -291,7 +342,7 @@ def _coerce(value: Any, kind: type, where: str) -> Any:
     return value
 
 
-def _load_lines(table: Any, source: _Source) -> dict[str, LineSettings]:
+def _load_lines(table: Any, source: _Source, mode: str) -> dict[str, LineSettings]:
     if not isinstance(table, dict) or not table:
         raise source.error("lines", "at least one line is needed, e.g. [lines.leuven]")
     lines = {}
@@ -351,8 +402,102 @@ def _load_lines(table: Any, source: _Source) -> dict[str, LineSettings]:
             postcodes=postcodes,
             operator_numbers=tuple(operators),
             transcribe=values["transcribe"],
+            **_sms_settings(values, source, prefix, country, mode),
         )
     return lines
+
+
+def parse_duration(text: str) -> int | None:
+    """Seconds in "45s", "30m", "6h" or "2d"; None when ``text`` is not such a duration."""
+    match = DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not match or int(match[1]) <= 0:
+        return None
+    return int(match[1]) * DURATION_UNITS[match[2]]
+
+
+def _durations(value: Any, source: _Source, key: str) -> dict[str, int]:
+    """One duration for every urgency ("6h"), or a table per urgency ({today = "30m", ...})."""
+    per_urgency = {urgency: value for urgency in URGENCY_KEYS} if isinstance(value, str) else value
+    if not isinstance(per_urgency, dict):
+        raise source.error(key, 'must be a duration such as "30m" or a table per urgency')
+    seconds = {}
+    for urgency, text in per_urgency.items():
+        if urgency not in URGENCY_KEYS:
+            raise source.error(key, f"unknown urgency {urgency!r} (use {', '.join(URGENCY_KEYS)})")
+        parsed = parse_duration(text)
+        if parsed is None:
+            raise source.error(
+                key, f'{urgency}: expected a duration like "45s", "30m", "6h" or "2d", got {text!r}'
+            )
+        seconds[urgency] = parsed
+    # A request without urgency waits like the least urgent one.
+    seconds[""] = max(seconds.values()) if seconds else 6 * 3600
+    return seconds
+
+
+def _sms_settings(
+    values: dict[str, Any], source: _Source, prefix: str, country: str, mode: str
+) -> dict[str, Any]:
+    """The SMS keys of a line: sender, offers, timers. Refuses what cannot work."""
+    sms_from = ""
+    if values["sms_from"]:
+        try:
+            parsed = phonenumbers.parse(values["sms_from"], country)
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is None or not phonenumbers.is_valid_number(parsed):
+            raise source.error(f"{prefix}.sms_from", f"not a valid phone number in {country}")
+        if phonenumbers.number_type(parsed) not in (
+            phonenumbers.PhoneNumberType.MOBILE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        ):
+            raise source.error(
+                f"{prefix}.sms_from",
+                "must be a mobile number: Twilio cannot send SMS from a geographic number "
+                "(or set messaging_service_sid instead)",
+            )
+        sms_from = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    service = values["messaging_service_sid"]
+    if service and not MESSAGING_SERVICE_SID.fullmatch(service):
+        raise source.error(
+            f"{prefix}.messaging_service_sid",
+            "must be a Messaging Service SID: MG and 32 hex digits",
+        )
+    if sms_from and service:
+        raise source.error(
+            f"{prefix}.messaging_service_sid",
+            "set either sms_from or messaging_service_sid, not both",
+        )
+    if mode == "production" and values["volunteer_sms"] and not (sms_from or service):
+        raise source.error(
+            f"{prefix}.sms_from",
+            "volunteers' SMS is on (volunteer_sms) but the line has no SMS sender: set sms_from "
+            "(a mobile number) or messaging_service_sid (MG...), or volunteer_sms = false",
+        )
+    for key in ("max_offers", "offers_at_once"):
+        if isinstance(values[key], bool) or values[key] < 1:
+            raise source.error(
+                f"{prefix}.{key}", f"must be a whole number of at least 1, got {values[key]!r}"
+            )
+    if values["offers_at_once"] > values["max_offers"]:
+        raise source.error(f"{prefix}.offers_at_once", "cannot be more than max_offers")
+    follow_up = parse_duration(values["follow_up_after"])
+    if follow_up is None:
+        raise source.error(
+            f"{prefix}.follow_up_after",
+            f'expected a duration like "12h" or "1d", got {values["follow_up_after"]!r}',
+        )
+    return {
+        "volunteer_sms": values["volunteer_sms"],
+        "sms_from": sms_from,
+        "messaging_service_sid": service,
+        "auto_offer": values["auto_offer"],
+        "max_offers": values["max_offers"],
+        "offers_at_once": values["offers_at_once"],
+        "offer_expiry": _durations(values["offer_expiry"], source, f"{prefix}.offer_expiry"),
+        "reminder_after": _durations(values["reminder_after"], source, f"{prefix}.reminder_after"),
+        "follow_up_after": follow_up,
+    }
 
 
 def _parse_opening_hours(

@@ -5,24 +5,33 @@ An assignment is an offer to one volunteer. The volunteer answers by SMS with a
 phone, who records the answer. Each answer moves the help request along its life
 (hotline.lifecycle): offered → assigned, accepted → accepted, declined → back to
 triaged (unless another offer is still open), done → done.
+
+An offer is offered → accepted / declined / expired / undelivered / cancelled
+(withdrawn); an accepted one ends done or given back. What happens next (the next
+volunteer, texts to the others) is ``hotline.messaging.offers``.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlmodel import Session, col, select
 
 from hotline.audit import record
-from hotline.lifecycle import can_change, change_status
-from hotline.models import Assignment, HelpRequest, RequestStatus, Volunteer, utcnow
+from hotline.config import LineSettings
+from hotline.lifecycle import can_change, change_status, claim_status
+from hotline.messaging.sending import queue_text
+from hotline.messaging.texts import assignment_offer_text, volunteer_language
+from hotline.models import Assignment, HelpRequest, Line, RequestStatus, Volunteer, utcnow
 from hotline.outbox import add_work
-from hotline.volunteers import N_, TranslatableError
+from hotline.volunteers import N_, TranslatableError, line_settings
 
-SEND_ASSIGNMENT_SMS_JOB = "hotline.jobs.send_assignment_sms"
+EXPIRE_OFFER_JOB = "hotline.jobs.expire_offer"
 
 
 class AssignmentStatus(StrEnum):
@@ -32,7 +41,10 @@ class AssignmentStatus(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     DONE = "done"
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # withdrawn: another volunteer accepted, the request was closed
+    EXPIRED = "expired"  # no answer in time
+    UNDELIVERED = "undelivered"  # the offer SMS could not reach the volunteer
+    GIVEN_BACK = "given_back"  # accepted, then NEE: the request needs someone else
 
 
 A = AssignmentStatus
@@ -52,6 +64,15 @@ MAX_REMEMBERED_CODES = 8000
 
 class AssignmentError(TranslatableError):
     """An assignment or answer that cannot be recorded (the message says why)."""
+
+
+@dataclass
+class ReplyOutcome:
+    """What an answer did: the assignment's new state and the offers it closed."""
+
+    assignment: Assignment
+    result: str  # accepted | declined | given_back | done | taken (lost to another JA) | unchanged
+    withdrawn: list[Assignment]  # other volunteers' offers closed by this answer
 
 
 @dataclass(frozen=True)
@@ -78,14 +99,37 @@ def why_not_assignable(help_request: HelpRequest) -> AssignmentError | None:
 
 
 def assign_volunteer(
-    session: Session, *, help_request: HelpRequest, volunteer: Volunteer, operator_id: int | None
+    session: Session,
+    *,
+    help_request: HelpRequest,
+    volunteer: Volunteer,
+    operator_id: int | None,
+    line: LineSettings | None = None,
 ) -> Assignment:
-    """Offer ``help_request`` to ``volunteer``: an assignment with a fresh code, the request
-    "assigned", an audit event, and the volunteer's SMS queued as outbox work. Committed.
-    """
+    """Offer ``help_request`` to ``volunteer`` (see ``offer_volunteer``). Committed."""
     # Two operators assigning at once (or a reply arriving): one waits for the other's
     # commit and then sees its assignment (a row lock on PostgreSQL; SQLite writes in turn).
     session.refresh(help_request, with_for_update=True)
+    assignment = offer_volunteer(
+        session, help_request=help_request, volunteer=volunteer, operator_id=operator_id, line=line
+    )
+    session.commit()
+    return assignment
+
+
+def offer_volunteer(
+    session: Session,
+    *,
+    help_request: HelpRequest,
+    volunteer: Volunteer,
+    operator_id: int | None,
+    line: LineSettings | None = None,
+) -> Assignment:
+    """Offer ``help_request`` to ``volunteer``: an assignment with a fresh code that expires
+    after the line's ``offer_expiry``, the request "assigned", an audit event, and the
+    volunteer's SMS and the expiry timer written as outbox work. Not committed.
+    """
+    line = line or _line_of(session, help_request)
     refusal = why_not_assignable(help_request)
     if refusal is not None:
         raise refusal
@@ -108,15 +152,18 @@ def assign_volunteer(
         raise AssignmentError(
             N_("%(name)s already has an open assignment for this request."), name=volunteer.name
         )
+    now = utcnow()
     assignment = Assignment(
         help_request_id=help_request.id,
         volunteer_id=volunteer.id,
         code=new_assignment_code(session, volunteer_id=volunteer.id),
         status=A.OFFERED,
         assigned_by_id=operator_id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=line.offer_expiry_for(help_request.urgency)),
     )
     session.add(assignment)
-    session.flush()  # the outbox row and the audit event need the id
+    session.flush()  # the outbox rows and the audit event need the id
     if help_request.status != RequestStatus.ASSIGNED:
         change_status(session, help_request, RequestStatus.ASSIGNED, operator_id=operator_id)
     record(
@@ -128,28 +175,62 @@ def assign_volunteer(
         assignment_id=assignment.id,
         code=assignment.code,
     )
-    add_work(session, queue="messages", job=SEND_ASSIGNMENT_SMS_JOB, assignment_id=assignment.id)
-    session.commit()
+    body = assignment_offer_text(
+        language=volunteer_language(volunteer, line),
+        line_name=line.name,
+        reference=help_request.reference,
+        code=assignment.code,
+        category=help_request.category,
+        postcode=help_request.postcode,
+        municipality=line.postcodes.get(help_request.postcode or ""),
+        urgency=help_request.urgency,
+    )
+    queue_text(
+        session,
+        volunteer=volunteer,
+        kind="offer",
+        body=body,
+        help_request_id=help_request.id,
+        assignment_id=assignment.id,
+    )
+    add_work(
+        session,
+        queue="messages",
+        job=EXPIRE_OFFER_JOB,
+        run_at=assignment.expires_at,
+        assignment_id=assignment.id,
+    )
     return assignment
 
 
 def record_assignment_reply(
     session: Session, *, assignment: Assignment, reply: str, operator_id: int | None = None
 ) -> Assignment:
-    """Record a volunteer's answer (accepted, declined or done) and move the request along.
+    """Record a volunteer's answer (see ``apply_reply``) without offering the request on.
+    Committed. ``hotline.messaging.offers.answer_offer`` also moves the request on."""
+    outcome = apply_reply(session, assignment=assignment, reply=reply, operator_id=operator_id)
+    session.commit()
+    return outcome.assignment
+
+
+def apply_reply(
+    session: Session, *, assignment: Assignment, reply: str, operator_id: int | None = None
+) -> ReplyOutcome:
+    """Apply a volunteer's answer (accepted, declined or done) and move the request along.
 
     ``operator_id`` is None when the volunteer answered by SMS. The same answer
     given twice changes nothing; an answer the assignment can no longer take is
-    refused. Accepting or finishing closes the other volunteers' open offers.
-    Committed.
+    refused (AssignmentError). Of two volunteers who accept at once exactly one
+    wins; the other's offer is withdrawn ("taken"). Accepting or finishing closes
+    the other volunteers' open offers. NEE after JA gives the request back. Not committed.
     """
     # Two answers at once (an operator and an SMS): the second waits, then sees the first.
     session.refresh(assignment, with_for_update=True)
     reply = reply.strip().lower()
     if reply not in REPLIES:
         raise AssignmentError(N_("Unknown answer: %(reply)s."), reply=reply)
-    if assignment.status == reply:
-        return assignment  # a repeated SMS or a double click
+    if assignment.status == reply or (assignment.status == A.GIVEN_BACK and reply == A.DECLINED):
+        return ReplyOutcome(assignment, "unchanged", [])  # a repeated SMS or a double click
     if reply not in REPLY_TRANSITIONS.get(assignment.status, set()):
         raise AssignmentError(
             N_("This assignment is already %(status)s; it cannot become %(reply)s."),
@@ -157,40 +238,83 @@ def record_assignment_reply(
             reply=reply,
         )
     help_request = session.get(HelpRequest, assignment.help_request_id)
-    others = [
-        other
-        for other in _open_assignments(session, help_request_id=assignment.help_request_id)
-        if other.id != assignment.id
-    ]
-    if reply == A.DECLINED:
-        # Another offer still open: the request stays with that volunteer.
-        new_status = None if others else RequestStatus.TRIAGED
+    via = "operator" if operator_id is not None else "sms"
+    if reply == A.ACCEPTED:
+        if not claim_status(session, help_request, RequestStatus.ACCEPTED, operator_id=operator_id):
+            if help_request.status == RequestStatus.ACCEPTED:
+                # Another volunteer's JA came first: thank this one, close their offer.
+                _close(
+                    session,
+                    assignment,
+                    A.CANCELLED,
+                    operator_id=operator_id,
+                    reason="another volunteer accepted",
+                )
+                return ReplyOutcome(assignment, "taken", [])
+            raise AssignmentError(
+                N_("The request is %(status)s: this answer cannot be recorded."),
+                status=help_request.status,
+            )
+        new_status = None
+    elif reply == A.DECLINED:
+        new_status = None  # settled below: triaged unless another offer is still open
     else:
-        new_status = RequestStatus.ACCEPTED if reply == A.ACCEPTED else RequestStatus.DONE
+        new_status = RequestStatus.DONE
     if new_status is not None and not can_change(help_request.status, new_status):
         raise AssignmentError(
             N_("The request is %(status)s: this answer cannot be recorded."),
             status=help_request.status,
         )
-    assignment.status, assignment.responded_at = reply, utcnow()
+    result = A.GIVEN_BACK if reply == A.DECLINED and assignment.status == A.ACCEPTED else reply
+    assignment.status, assignment.responded_at = result, utcnow()
     session.add(assignment)
+    withdrawn = []
     if reply in (A.ACCEPTED, A.DONE):
         reason = "another volunteer accepted" if reply == A.ACCEPTED else "the request is done"
-        for other in others:
-            _close(session, other, A.CANCELLED, operator_id=operator_id, reason=reason)
+        for other in _open_assignments(session, help_request_id=assignment.help_request_id):
+            if other.id != assignment.id:
+                _close(session, other, A.CANCELLED, operator_id=operator_id, reason=reason)
+                withdrawn.append(other)
     if new_status is not None:
         change_status(session, help_request, new_status, operator_id=operator_id)
     record(
         session,
-        f"assignment:{reply}",
+        f"assignment:{result}",
         operator_id=operator_id,
         help_request_id=assignment.help_request_id,
         volunteer_id=assignment.volunteer_id,
         assignment_id=assignment.id,
-        via="operator" if operator_id is not None else "sms",
+        via=via,
     )
-    session.commit()
-    return assignment
+    if reply == A.DECLINED:
+        settle_without_volunteer(session, help_request, operator_id=operator_id)
+    return ReplyOutcome(assignment, result, withdrawn)
+
+
+def close_offer(
+    session: Session, assignment: Assignment, status: str, *, reason: str, **detail: object
+) -> bool:
+    """Close an unanswered offer as ``status`` (expired, undelivered); False if it was not
+    open any more. The request falls back to triaged when no other offer is open. Not committed.
+    """
+    session.refresh(assignment, with_for_update=True)
+    if assignment.status != A.OFFERED:
+        return False
+    _close(session, assignment, status, operator_id=None, reason=reason, **detail)
+    help_request = session.get(HelpRequest, assignment.help_request_id)
+    settle_without_volunteer(session, help_request, operator_id=None)
+    return True
+
+
+def settle_without_volunteer(
+    session: Session, help_request: HelpRequest, *, operator_id: int | None
+) -> None:
+    """A request whose volunteer dropped out: back to triaged unless another offer is open."""
+    session.flush()
+    if help_request.status in (RequestStatus.ASSIGNED, RequestStatus.ACCEPTED) and not (
+        _open_assignments(session, help_request_id=help_request.id)
+    ):
+        change_status(session, help_request, RequestStatus.TRIAGED, operator_id=operator_id)
 
 
 def cancel_open_assignments(
@@ -272,7 +396,13 @@ def _open_assignments(session: Session, *, help_request_id: int) -> list[Assignm
 
 
 def _close(
-    session: Session, assignment: Assignment, status: str, *, operator_id: int | None, reason: str
+    session: Session,
+    assignment: Assignment,
+    status: str,
+    *,
+    operator_id: int | None,
+    reason: str,
+    **detail: object,
 ) -> None:
     assignment.status = status
     session.add(assignment)
@@ -284,4 +414,11 @@ def _close(
         volunteer_id=assignment.volunteer_id,
         assignment_id=assignment.id,
         reason=reason,
+        **detail,
+    )
+
+
+def _line_of(session: Session, help_request: HelpRequest) -> LineSettings:
+    return line_settings(
+        current_app.extensions["hotline.settings"], session.get(Line, help_request.line_id)
     )

@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
+from sqlmodel import Session
 
-from hotline.messaging import texts as messaging
+from hotline.config import LineSettings, Settings
 from hotline.db import get_engine, session_scope
-from hotline.models import HelpRequest, utcnow
+from hotline.messaging import delivery, offers, sending
+from hotline.models import Assignment, HelpRequest, Line, utcnow
+from hotline.outbox import relay_written
+from hotline.queue import get_redis
 from hotline.telephony import get_provider
+from hotline.volunteers import line_settings
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +35,72 @@ def announce_request(help_request_id: int) -> bool:
     return True
 
 
-def send_assignment_sms(assignment_id: int) -> str | None:
-    """Text a volunteer their new assignment; returns the message sid, None if already sent.
+def send_sms(sms_id: int) -> str | None:
+    """Send one text to a volunteer; returns its message sid, None if it was not sent now.
 
     A failure at Twilio raises, so rq retries with backoff (JOB_RETRY on every outbox
     job); the sent message is recorded, so a retry or a second run sends nothing more.
+    A text Twilio refuses for good is recorded, and an offer then moves on.
     """
+    settings = _settings()
     with session_scope(get_engine()) as session:
-        return messaging.send_assignment_offer(
-            session,
-            settings=current_app.extensions["hotline.settings"],
-            provider=get_provider(),
-            assignment_id=assignment_id,
+        result = sending.send_text(
+            session, settings=settings, provider=get_provider(), sms_id=sms_id
         )
+        if result.refused:
+            delivery.message_failed(
+                session,
+                settings=settings,
+                sms=result.sms,
+                code=result.refused_code,
+                action=sending.SMS_NOT_SENT,
+                reason=result.reason,
+            )
+        _commit_and_relay(session)
+        return result.message_sid
+
+
+def expire_offer(assignment_id: int) -> bool:
+    """An offer's time is up: if still unanswered it expires, and the next volunteer is asked."""
+    with session_scope(get_engine()) as session:
+        expired = offers.expire_offer(
+            session, assignment_id=assignment_id, line=_line_of_assignment(session, assignment_id)
+        )
+        _commit_and_relay(session)
+        return expired
+
+
+def send_reminder(assignment_id: int) -> bool:
+    """JA but no KLAAR yet: one reminder SMS, and the follow-up timed."""
+    with session_scope(get_engine()) as session:
+        sent = offers.send_reminder(
+            session, assignment_id=assignment_id, line=_line_of_assignment(session, assignment_id)
+        )
+        _commit_and_relay(session)
+        return sent
+
+
+def flag_follow_up(assignment_id: int) -> bool:
+    """Still no KLAAR after the reminder: the request goes on the follow-up list."""
+    with session_scope(get_engine()) as session:
+        flagged = offers.flag_follow_up(session, assignment_id=assignment_id)
+        session.commit()
+        return flagged
+
+
+def _settings() -> Settings:
+    return current_app.extensions["hotline.settings"]
+
+
+def _line_of_assignment(session: Session, assignment_id: int) -> LineSettings:
+    assignment = session.get(Assignment, assignment_id)
+    help_request = session.get(HelpRequest, assignment.help_request_id) if assignment else None
+    line = session.get(Line, help_request.line_id) if help_request else None
+    settings = _settings()
+    return line_settings(settings, line) if line else next(iter(settings.lines.values()))
+
+
+def _commit_and_relay(session: Session) -> None:
+    """Commit, then queue at once whatever work this job wrote (texts, timers)."""
+    session.commit()
+    relay_written(session, get_redis)

@@ -115,6 +115,11 @@ class HelpRequest(SQLModel, table=True):
     updated_at: datetime = _when(default_factory=utcnow)
     announced_at: datetime | None = _when(default=None)
     assigned_at: datetime | None = _when(default=None)  # first assignment: time-to-assign figures
+    # Offers ran out (every suggested volunteer asked, or the line's limit reached): the
+    # request is back at the top of the queue, marked "no volunteer found", until assigned.
+    no_volunteer_at: datetime | None = _when(default=None, index=True)
+    # The volunteer accepted but never reported done, even after a reminder: operators follow up.
+    follow_up_at: datetime | None = _when(default=None, index=True)
 
 
 class VolunteerLead(SQLModel, table=True):
@@ -167,6 +172,8 @@ class OutboxMessage(SQLModel, table=True):
     payload: dict = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = _when(default_factory=utcnow)
     enqueued_at: datetime | None = _when(default=None, index=True)
+    # A timer (an offer that expires, a check-in): queued on rq to run at this moment.
+    run_at: datetime | None = _when(default=None)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=sa.Text)
 
@@ -220,6 +227,8 @@ class Volunteer(SQLModel, table=True):
     has_car: bool = False
     safety_accepted_at: datetime | None = _when(default=None)
     insurance_registered_at: datetime | None = _when(default=None)
+    # Texted STOP (or Twilio reported them unsubscribed): no SMS at all until they text START.
+    sms_opted_out_at: datetime | None = _when(default=None)
     active: bool = True
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
@@ -232,11 +241,43 @@ class Assignment(SQLModel, table=True):
     help_request_id: int = Field(foreign_key="help_request.id", index=True)
     volunteer_id: int = Field(foreign_key="volunteer.id", index=True)
     code: str = Field(max_length=8)  # the 4 digits volunteers reply with: "JA 4821"
-    # offered | accepted | declined | done | cancelled
-    status: str = Field(default="offered", max_length=16)
+    # offered -> accepted | declined | expired | undelivered | cancelled (withdrawn);
+    # accepted -> done | given_back (hotline.dispatch.AssignmentStatus)
+    status: str = Field(default="offered", max_length=16, index=True)
     assigned_by_id: int | None = Field(default=None, foreign_key="operator.id")
     created_at: datetime = _when(default_factory=utcnow)
     responded_at: datetime | None = _when(default=None)
+    expires_at: datetime | None = _when(default=None)  # an unanswered offer moves on then
+    reminded_at: datetime | None = _when(default=None)  # accepted, no KLAAR: reminder sent
+
+
+class SmsMessage(SQLModel, table=True):
+    """One SMS to or from a volunteer: the conversation operators read, and its delivery.
+
+    The body is stored with phone numbers redacted; the number it went to or came
+    from is never stored here (it is the volunteer's, in the vault).
+    """
+
+    __tablename__ = "sms_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    line_id: int | None = Field(default=None, foreign_key="line.id")
+    volunteer_id: int | None = Field(default=None, foreign_key="volunteer.id", index=True)
+    help_request_id: int | None = Field(default=None, foreign_key="help_request.id", index=True)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
+    direction: str = Field(max_length=3)  # in | out
+    # out: offer, details, taken, declined, given_back, thanks, reminder, how_to, ...; in: reply
+    kind: str = Field(max_length=24)
+    body: str = Field(default="", sa_type=sa.Text)
+    # Twilio's id ("SM..."); a retried inbound webhook carries the same one.
+    message_sid: str | None = Field(default=None, max_length=64, unique=True)
+    # out: pending -> queued / sent / delivered | undelivered / failed | not_sent; in: received
+    status: str = Field(default="pending", max_length=16)
+    error_code: int | None = None
+    # in: the TwiML answered, replayed verbatim when Twilio retries the webhook
+    response: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = _when(default_factory=utcnow, index=True)
+    updated_at: datetime = _when(default_factory=utcnow)
 
 
 class AuditEvent(SQLModel, table=True):

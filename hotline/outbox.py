@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 
 import redis
 import sqlalchemy as sa
@@ -26,9 +27,21 @@ JOB_RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
 FAILED_JOB_TTL = 30 * 24 * 3600
 
 
-def add_work(session: Session, *, queue: str, job: str, **payload: int | str) -> OutboxMessage:
-    """Record work for ``job`` (a dotted path) in the caller's transaction. Ids only."""
-    message = OutboxMessage(queue=queue, job=job, payload=payload)
+def add_work(
+    session: Session,
+    *,
+    queue: str,
+    job: str,
+    run_at: datetime | None = None,
+    **payload: int | str,
+) -> OutboxMessage:
+    """Record work for ``job`` (a dotted path) in the caller's transaction. Ids only.
+
+    With ``run_at`` the work is a timer: rq's scheduler runs it at that moment (a worker
+    runs the scheduler), and it survives a Redis restart as long as Redis keeps its data;
+    the row itself is the durable record.
+    """
+    message = OutboxMessage(queue=queue, job=job, payload=payload, run_at=run_at)
     session.add(message)
     session.info["outbox_written"] = True  # tells relay_written() there is something to send
     return message
@@ -81,15 +94,19 @@ def relay_pending(session: Session, connection: redis.Redis, limit: int = 100) -
             session.rollback()
             continue
         message = session.get(OutboxMessage, message_id, populate_existing=True)
+        queue = Queue(message.queue, connection=connection)
+        options = {
+            "kwargs": message.payload,
+            "job_id": job_id(message),
+            "retry": JOB_RETRY,
+            "failure_ttl": FAILED_JOB_TTL,
+            "unique": True,
+        }
         try:
-            Queue(message.queue, connection=connection).enqueue(
-                message.job,
-                kwargs=message.payload,
-                job_id=job_id(message),
-                retry=JOB_RETRY,
-                failure_ttl=FAILED_JOB_TTL,
-                unique=True,
-            )
+            if message.run_at is not None and message.run_at > utcnow():
+                queue.enqueue_at(message.run_at, message.job, **options)
+            else:
+                queue.enqueue(message.job, **options)
         except DuplicateJobError:
             pass  # already in rq: someone queued it before a crash kept the row pending
         except redis.RedisError as error:

@@ -55,8 +55,8 @@ def list_queue(
     now: datetime | None = None,
     limit: int = 200,
 ) -> list[QueueRow]:
-    """Open requests of the given lines (None: all), urgent ones first, then the oldest first;
-    call-backs strictly oldest first."""
+    """Open requests of the given lines (None: all): those whose automatic offers found no
+    volunteer first, then urgent ones, then the oldest; call-backs strictly oldest first."""
     now = now or utcnow()
     query = select(HelpRequest)
     if line_ids is not None:
@@ -72,8 +72,18 @@ def list_queue(
     if filters.source == "callback":
         order = (HelpRequest.created_at, HelpRequest.id)  # call-backs: strictly oldest first
     else:
+        no_volunteer_first = sa.case(
+            (
+                sa.and_(
+                    col(HelpRequest.no_volunteer_at).is_not(None),
+                    col(HelpRequest.status).in_(OPEN_STATUSES),
+                ),
+                0,
+            ),
+            else_=1,
+        )
         urgent_first = sa.case((HelpRequest.urgency == "today", 0), else_=1)
-        order = (urgent_first, HelpRequest.created_at, HelpRequest.id)
+        order = (no_volunteer_first, urgent_first, HelpRequest.created_at, HelpRequest.id)
     requests = list(session.exec(query.order_by(*order).limit(limit)))
     repeat_callers = _repeat_callers(session, requests)
     return [

@@ -16,6 +16,9 @@ from hotline import calls
 from hotline.config import Settings
 from hotline.db import get_session
 from hotline.flows import get_flow
+from hotline.messaging.delivery import record_delivery
+from hotline.messaging.inbound import InboundSms, previous_answer, receive_sms
+from hotline.messaging.sending import status_callback_url
 from hotline.outbox import relay_written
 from hotline.queue import get_redis
 from hotline.telephony import Voice, get_provider
@@ -24,6 +27,23 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+SMS_STATUSES = frozenset(
+    {
+        "accepted",
+        "scheduled",
+        "queued",
+        "sending",
+        "sent",
+        "delivered",
+        "undelivered",
+        "failed",
+        "read",
+        "canceled",
+        "receiving",
+        "received",
+    }
+)
 
 
 def _settings() -> Settings:
@@ -174,4 +194,72 @@ def voice_transcription() -> Response:
             recording_sid=recording_sid,
             text=request.form.get("TranscriptionText", ""),
         )
+    return Response(status=204)
+
+
+def _message_sid() -> str:
+    message_sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    if not MESSAGE_SID.fullmatch(message_sid):
+        abort(400, "MessageSid missing or malformed")
+    return message_sid
+
+
+@blueprint.post("/sms")
+def sms() -> Response:
+    """A volunteer texted the line: JA / NEE / KLAAR (+ code), HULP, STOP... Answered in TwiML."""
+    message_sid, sender = _message_sid(), request.form.get("From", "")
+    if not sender:
+        abort(400, "From missing")
+    session, settings, provider = get_session(), _settings(), get_provider()
+    replay = previous_answer(session, message_sid)
+    if replay is not None:  # Twilio retried: the same answer, nothing done twice
+        return _twiml(replay)
+    inbound = InboundSms(
+        message_sid=message_sid,
+        from_number=sender,
+        to=request.form.get("To", ""),
+        body=request.form.get("Body", ""),
+        messaging_service_sid=request.form.get("MessagingServiceSid") or None,
+        opt_out_type=request.form.get("OptOutType") or None,
+    )
+    try:
+        received = receive_sms(session, settings=settings, inbound=inbound)
+        status_url = status_callback_url(settings)
+        twiml = provider.sms_reply(
+            [(answer.body, f"{status_url}?sms={answer.id}") for answer in received.answers]
+        )
+        received.message.response = twiml
+        session.add(received.message)
+        session.commit()
+    except IntegrityError:
+        # A copy of this message raced us and won: answer what it answered.
+        session.rollback()
+        replay = previous_answer(session, message_sid)
+        if replay is None:
+            raise
+        return _twiml(replay)
+    relay_outbox()
+    return _twiml(twiml)
+
+
+@blueprint.post("/sms/status")
+def sms_status() -> Response:
+    """Twilio reports what became of an SMS we sent: queued, sent, delivered, failed..."""
+    message_sid = _message_sid()
+    status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
+    if status not in SMS_STATUSES:
+        abort(400, "MessageStatus missing or unknown")
+    error_code = request.form.get("ErrorCode", "")
+    sms_id = request.args.get("sms", "")
+    session = get_session()
+    record_delivery(
+        session,
+        settings=_settings(),
+        message_sid=message_sid,
+        status=status,
+        error_code=int(error_code) if error_code.isdigit() and len(error_code) < 9 else None,
+        sms_id=int(sms_id) if sms_id.isdigit() and len(sms_id) < 12 else None,
+    )
+    session.commit()
+    relay_outbox()
     return Response(status=204)

@@ -37,6 +37,9 @@ def stop_when_parent_exits(parent_pid: int, interval: float = 1.0) -> threading.
 def run_worker(app: Flask, *, queues: Sequence[str] | None = None, burst: bool = False) -> bool:
     """Work the queues until stopped (or, with ``burst``, until they are empty).
 
+    rq's scheduler runs beside it: it queues timers (offers that expire, check-ins) and
+    retries when their moment comes; in burst mode it queues those already due, once.
+
     SimpleWorker runs jobs in this process, inside the app context, with the app's
     engine and connection pool; rq's forking worker would pay a fork per job and
     must not share pooled database connections across the fork.
@@ -53,8 +56,6 @@ def run_worker(app: Flask, *, queues: Sequence[str] | None = None, burst: bool =
     worker = SimpleWorker([get_queue(name, app) for name in names], connection=get_redis(app))
     try:
         with app.app_context():
-            return worker.work(
-                burst=burst, with_scheduler=not burst, logging_level=settings.log_level
-            )
+            return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
     finally:
         relay.stop()

@@ -603,11 +603,12 @@ def test_real_responses_match_their_documented_schemas(app, db_session, api, sta
 def test_cancelling_through_the_api_withdraws_the_volunteers_open_offer(app, db_session, api):
     from hotline.dispatch import assign_volunteer
     from hotline.models import Assignment
-    from tests.volunteers_helpers import make_request, make_volunteer
+    from tests.volunteers_helpers import leuven, make_request, make_volunteer
 
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session),
         operator_id=None,

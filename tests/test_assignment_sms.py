@@ -7,17 +7,27 @@ from rq.job import Job
 from sqlmodel import Session, select
 
 from hotline.db import line_row
+from hotline.dispatch import offer_volunteer
 from hotline.messaging.texts import CATEGORIES, LANGUAGES, URGENCIES, assignment_offer_text
-from hotline.models import Assignment, AuditEvent, HelpRequest, OutboxMessage, Volunteer
+from hotline.models import (
+    Assignment,
+    AuditEvent,
+    HelpRequest,
+    OutboxMessage,
+    SmsMessage,
+    Volunteer,
+    utcnow,
+)
 from hotline.outbox import add_work, job_id, relay_pending
 from hotline.privacy import store_contact
-from tests.conftest import LEUVEN_NUMBER
+
+LEUVEN_SMS_NUMBER = "+32470272772"  # sms_from in config.toml
 
 pytest_plugins = ["tests.fake_twilio"]  # the fake_twilio fixture
 
 VOLUNTEER_NUMBER = "+32470111222"
 RESIDENT_NUMBER = "+32470555666"
-SEND_SMS = "hotline.jobs.send_assignment_sms"
+SEND_SMS = "hotline.jobs.send_sms"
 # The GSM 03.38 basic alphabet: texts in it cost one segment per 160 characters.
 GSM_7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -36,8 +46,8 @@ def engine(app):
 
 
 def offer(app, *, languages=("nl",), status="offered", with_number=True) -> int:
-    """Mia (volunteer, 3000) is offered request 482913 (groceries in 3000, today); its job is
-    written to the outbox. Returns the assignment's id."""
+    """Mia (volunteer, 3000) is offered request 482913 (groceries in 3000, today); her SMS
+    is written to the outbox. Returns the assignment's id."""
     settings = app.extensions["hotline.settings"]
     with Session(app.extensions["hotline.engine"]) as session:
         line = line_row(session, settings, "leuven")
@@ -52,6 +62,7 @@ def offer(app, *, languages=("nl",), status="offered", with_number=True) -> int:
             postcode="3000",
             languages=list(languages),
             skills=["groceries"],
+            safety_accepted_at=utcnow(),
         )
         help_request = HelpRequest(
             line_id=line.id,
@@ -63,14 +74,22 @@ def offer(app, *, languages=("nl",), status="offered", with_number=True) -> int:
         )
         session.add_all([volunteer, help_request])
         session.flush()
-        assignment = Assignment(
-            help_request_id=help_request.id, volunteer_id=volunteer.id, code="4821", status=status
+        assignment = offer_volunteer(
+            session,
+            help_request=help_request,
+            volunteer=volunteer,
+            operator_id=None,
+            line=settings.lines["leuven"],
         )
+        assignment.status = status
         session.add(assignment)
-        session.flush()
-        add_work(session, queue="messages", job=SEND_SMS, assignment_id=assignment.id)
         session.commit()
         return assignment.id
+
+
+def code_of(engine, assignment_id: int) -> str:
+    with Session(engine) as session:
+        return session.get(Assignment, assignment_id).code
 
 
 def relay(engine, redis_conn) -> int:
@@ -79,9 +98,9 @@ def relay(engine, redis_conn) -> int:
 
 
 def the_job(engine, redis_conn) -> Job:
-    """The rq job of the one outbox row."""
+    """The rq job that sends the offer."""
     with Session(engine) as session:
-        [row] = session.exec(select(OutboxMessage)).all()
+        [row] = session.exec(select(OutboxMessage).where(OutboxMessage.job == SEND_SMS)).all()
     return Job.fetch(job_id(row), connection=redis_conn)
 
 
@@ -94,27 +113,31 @@ def test_a_volunteer_gets_one_sms_from_the_line_number_even_when_the_job_runs_tw
     app, engine, redis_conn, work, fake_twilio
 ):
     assignment_id = offer(app)
-    assert relay(engine, redis_conn) == 1
+    assert relay(engine, redis_conn) == 2  # the SMS, and the timer that expires the offer
     work()
 
     [sms] = fake_twilio.messages
     assert sms.form["To"] == VOLUNTEER_NUMBER
-    assert sms.form["From"] == LEUVEN_NUMBER
+    assert sms.form["From"] == LEUVEN_SMS_NUMBER  # the line's mobile: 016... cannot text
+    assert sms.form["StatusCallback"] == "https://hotline.example.org/twilio/sms/status"
     assert sms.form["Body"] == (
         "Leuven Helpt: nieuwe hulpvraag 482913 - boodschappen of apotheek in 3000 Leuven, "
-        "vandaag. Antwoord JA 4821 om te aanvaarden of NEE 4821 om te weigeren."
-    )
+        "vandaag. Antwoord JA {code} om te aanvaarden of NEE {code} om te weigeren."
+    ).format(code=code_of(engine, assignment_id))
     assert RESIDENT_NUMBER not in sms.form["Body"]
     [event] = sms_events(engine)
     assert event.detail == {
         "assignment_id": assignment_id,
         "message_sid": event.detail["message_sid"],
+        "kind": "offer",
     }
     assert event.detail["message_sid"].startswith("SM")
 
     # The same work again (a second relay, a retried job): nothing more is sent.
     with Session(engine) as session:
-        add_work(session, queue="messages", job=SEND_SMS, assignment_id=assignment_id)
+        sms = session.exec(select(SmsMessage)).one()
+        assert (sms.status, sms.message_sid) == ("queued", event.detail["message_sid"])
+        add_work(session, queue="messages", job=SEND_SMS, sms_id=sms.id)
         session.commit()
     assert relay(engine, redis_conn) == 1
     work()
@@ -124,15 +147,15 @@ def test_a_volunteer_gets_one_sms_from_the_line_number_even_when_the_job_runs_tw
 
 
 def test_a_french_speaking_volunteer_is_asked_in_french(app, engine, redis_conn, work, fake_twilio):
-    offer(app, languages=("fr", "nl"))
+    assignment_id = offer(app, languages=("fr", "nl"))
     relay(engine, redis_conn)
     work()
 
     [sms] = fake_twilio.messages
     assert sms.form["Body"] == (
         "Leuven Helpt: nouvelle demande 482913 - courses ou pharmacie à 3000 Leuven, "
-        "aujourd'hui. Répondez OUI 4821 pour accepter ou NON 4821 pour refuser."
-    )
+        "aujourd'hui. Répondez OUI {code} pour accepter ou NON {code} pour refuser."
+    ).format(code=code_of(engine, assignment_id))
 
 
 def test_when_twilio_fails_the_sms_is_retried_later_and_not_marked_as_sent(

@@ -10,7 +10,6 @@ from rq import Queue
 from sqlmodel import select
 
 from hotline.dispatch import (
-    SEND_ASSIGNMENT_SMS_JOB,
     AssignmentError,
     assign_volunteer,
     cancel_open_assignments,
@@ -18,15 +17,14 @@ from hotline.dispatch import (
     record_assignment_reply,
 )
 from hotline.lifecycle import change_status
-from hotline.models import Assignment, AuditEvent, HelpRequest, OutboxMessage
+from hotline.messaging.sending import SEND_SMS_JOB
+from hotline.models import Assignment, AuditEvent, HelpRequest, OutboxMessage, SmsMessage
 from hotline.outbox import job_id
-from tests.volunteers_helpers import make_request, make_volunteer
+from tests.volunteers_helpers import leuven, make_request, make_volunteer
 
 
 def sms_work(session) -> list[OutboxMessage]:
-    return list(
-        session.exec(select(OutboxMessage).where(OutboxMessage.job == SEND_ASSIGNMENT_SMS_JOB))
-    )
+    return list(session.exec(select(OutboxMessage).where(OutboxMessage.job == SEND_SMS_JOB)))
 
 
 def actions(session, help_request_id: int) -> list[str]:
@@ -54,7 +52,11 @@ def test_assigning_offers_the_request_with_a_code_and_queues_the_sms_by_id_only(
     help_request = make_request(app, db_session)
 
     assignment = assign_volunteer(
-        db_session, help_request=help_request, volunteer=volunteer, operator_id=staff["olga"]
+        db_session,
+        line=leuven(app),
+        help_request=help_request,
+        volunteer=volunteer,
+        operator_id=staff["olga"],
     )
 
     assert re.fullmatch(r"[1-9]\d{3}", assignment.code)
@@ -63,7 +65,11 @@ def test_assigning_offers_the_request_with_a_code_and_queues_the_sms_by_id_only(
     assert help_request.status == "assigned"
     assert help_request.assigned_at is not None
     (work,) = sms_work(db_session)
-    assert (work.queue, work.payload) == ("messages", {"assignment_id": assignment.id})
+    offer_sms = db_session.exec(
+        select(SmsMessage).where(SmsMessage.assignment_id == assignment.id)
+    ).one()
+    assert (work.queue, work.payload) == ("messages", {"sms_id": offer_sms.id})
+    assert offer_sms.kind == "offer" and offer_sms.status == "pending"
     assert actions(db_session, help_request.id) == ["status", "assignment:offered"]
     offered = db_session.exec(
         select(AuditEvent).where(AuditEvent.action == "assignment:offered")
@@ -79,6 +85,7 @@ def test_a_triaged_request_can_be_assigned_too(app, db_session):
 
     assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session),
         operator_id=None,
@@ -91,9 +98,13 @@ def test_a_request_may_be_offered_to_a_second_volunteer_while_nobody_has_accepte
     help_request = make_request(app, db_session)
     first = make_volunteer(app, db_session, name="First")
     second = make_volunteer(app, db_session, name="Second")
-    assign_volunteer(db_session, help_request=help_request, volunteer=first, operator_id=None)
+    assign_volunteer(
+        db_session, line=leuven(app), help_request=help_request, volunteer=first, operator_id=None
+    )
 
-    assign_volunteer(db_session, help_request=help_request, volunteer=second, operator_id=None)
+    assign_volunteer(
+        db_session, line=leuven(app), help_request=help_request, volunteer=second, operator_id=None
+    )
 
     assert help_request.status == "assigned"
     assert len(sms_work(db_session)) == 2
@@ -110,6 +121,7 @@ def test_a_closed_request_cannot_be_assigned(app, db_session, status):
     with pytest.raises(AssignmentError, match=f"This request is {status}"):
         assign_volunteer(
             db_session,
+            line=leuven(app),
             help_request=help_request,
             volunteer=make_volunteer(app, db_session),
             operator_id=None,
@@ -123,6 +135,7 @@ def test_a_request_a_volunteer_accepted_is_not_offered_to_others(app, db_session
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session, name="Helper"),
         operator_id=None,
@@ -132,6 +145,7 @@ def test_a_request_a_volunteer_accepted_is_not_offered_to_others(app, db_session
     with pytest.raises(AssignmentError, match="already accepted"):
         assign_volunteer(
             db_session,
+            line=leuven(app),
             help_request=help_request,
             volunteer=make_volunteer(app, db_session, name="Other"),
             operator_id=None,
@@ -144,7 +158,11 @@ def test_an_inactive_volunteer_cannot_be_assigned(app, db_session):
 
     with pytest.raises(AssignmentError, match="Resting is not active"):
         assign_volunteer(
-            db_session, help_request=help_request, volunteer=volunteer, operator_id=None
+            db_session,
+            line=leuven(app),
+            help_request=help_request,
+            volunteer=volunteer,
+            operator_id=None,
         )
 
     db_session.refresh(help_request)
@@ -157,6 +175,7 @@ def test_a_volunteer_without_the_safety_instructions_cannot_be_assigned(app, db_
     with pytest.raises(AssignmentError, match="safety instructions"):
         assign_volunteer(
             db_session,
+            line=leuven(app),
             help_request=make_request(app, db_session),
             volunteer=volunteer,
             operator_id=None,
@@ -166,11 +185,21 @@ def test_a_volunteer_without_the_safety_instructions_cannot_be_assigned(app, db_
 def test_a_volunteer_is_not_asked_twice_for_the_same_request(app, db_session):
     volunteer = make_volunteer(app, db_session, name="Vera")
     help_request = make_request(app, db_session)
-    assign_volunteer(db_session, help_request=help_request, volunteer=volunteer, operator_id=None)
+    assign_volunteer(
+        db_session,
+        line=leuven(app),
+        help_request=help_request,
+        volunteer=volunteer,
+        operator_id=None,
+    )
 
     with pytest.raises(AssignmentError, match="already has an open assignment"):
         assign_volunteer(
-            db_session, help_request=help_request, volunteer=volunteer, operator_id=None
+            db_session,
+            line=leuven(app),
+            help_request=help_request,
+            volunteer=volunteer,
+            operator_id=None,
         )
 
     assert len(db_session.exec(select(Assignment)).all()) == 1
@@ -182,6 +211,7 @@ def test_a_volunteers_open_assignments_have_different_codes(app, db_session):
     codes = [
         assign_volunteer(
             db_session,
+            line=leuven(app),
             help_request=make_request(app, db_session),
             volunteer=volunteer,
             operator_id=None,
@@ -199,12 +229,14 @@ def test_accepting_moves_the_request_on_and_withdraws_the_other_offers(app, db_s
     help_request = make_request(app, db_session)
     first = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session, name="First"),
         operator_id=None,
     )
     second = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session, name="Second"),
         operator_id=None,
@@ -222,8 +254,8 @@ def test_accepting_moves_the_request_on_and_withdraws_the_other_offers(app, db_s
     )
     assert second.responded_at is not None
     assert actions(db_session, help_request.id)[-3:] == [
-        "assignment:cancelled",
         "status",
+        "assignment:cancelled",
         "assignment:accepted",
     ]
     accepted = db_session.exec(
@@ -237,6 +269,7 @@ def test_a_declined_offer_sends_the_request_back_to_triaged(app, db_session):
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session),
         operator_id=None,
@@ -255,12 +288,14 @@ def test_a_decline_keeps_the_request_assigned_while_another_offer_is_open(app, d
     help_request = make_request(app, db_session)
     first = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session, name="First"),
         operator_id=None,
     )
     assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session, name="Second"),
         operator_id=None,
@@ -275,6 +310,7 @@ def test_a_volunteer_who_accepted_and_then_gives_up_sends_the_request_back(app, 
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session),
         operator_id=None,
@@ -283,13 +319,14 @@ def test_a_volunteer_who_accepted_and_then_gives_up_sends_the_request_back(app, 
 
     record_assignment_reply(db_session, assignment=offer, reply="declined")
 
-    assert (offer.status, help_request.status) == ("declined", "triaged")
+    assert (offer.status, help_request.status) == ("given_back", "triaged")
 
 
 def test_done_closes_the_request(app, db_session):
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session),
         operator_id=None,
@@ -305,6 +342,7 @@ def test_the_same_answer_twice_changes_nothing(app, db_session):
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session),
         operator_id=None,
@@ -325,6 +363,7 @@ def test_a_closed_assignment_takes_no_further_answer(app, db_session, first, the
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session),
         operator_id=None,
@@ -344,6 +383,7 @@ def test_an_answer_for_a_cancelled_request_is_refused(app, db_session):
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session),
         operator_id=None,
@@ -362,6 +402,7 @@ def test_cancelling_a_request_withdraws_its_open_offers(app, db_session, staff):
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=help_request,
         volunteer=make_volunteer(app, db_session),
         operator_id=None,
@@ -382,6 +423,7 @@ def test_cancelling_a_request_withdraws_its_open_offers(app, db_session, staff):
 def test_an_unknown_answer_is_refused(app, db_session):
     offer = assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=make_request(app, db_session),
         volunteer=make_volunteer(app, db_session),
         operator_id=None,
@@ -414,8 +456,8 @@ def test_an_operator_assigns_a_suggested_volunteer_and_the_sms_job_reaches_rq(
     (work,) = sms_work(db_session)
     assert work.enqueued_at is not None  # relayed right after the commit
     job = Queue("messages", connection=redis_conn).fetch_job(job_id(work))
-    assert job.func_name == SEND_ASSIGNMENT_SMS_JOB
-    assert (job.args, job.kwargs) == ((), {"assignment_id": assignment.id})
+    assert job.func_name == SEND_SMS_JOB
+    assert (job.args, job.kwargs) == ((), {"sms_id": work.payload["sms_id"]})
 
 
 def test_assigning_an_inactive_volunteer_through_the_page_says_why(app, operator, db_session):
@@ -445,7 +487,11 @@ def test_an_operator_records_what_the_volunteer_said_on_the_phone(app, operator,
     volunteer = make_volunteer(app, db_session, name="Vera Peeters")
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
-        db_session, help_request=help_request, volunteer=volunteer, operator_id=staff["olga"]
+        db_session,
+        line=leuven(app),
+        help_request=help_request,
+        volunteer=volunteer,
+        operator_id=staff["olga"],
     )
 
     response = operator.post(f"/assignments/{offer.id}/reply", {"reply": "accepted"})
@@ -498,7 +544,11 @@ def test_the_panel_lists_the_requests_assignments_with_their_status(
     volunteer = make_volunteer(app, db_session, name="Vera Peeters", mobile_number="0470 11 22 33")
     help_request = make_request(app, db_session)
     offer = assign_volunteer(
-        db_session, help_request=help_request, volunteer=volunteer, operator_id=staff["olga"]
+        db_session,
+        line=leuven(app),
+        help_request=help_request,
+        volunteer=volunteer,
+        operator_id=staff["olga"],
     )
 
     html = operator.get(f"/requests/{help_request.id}/assignments").get_data(as_text=True)

@@ -96,7 +96,13 @@ def test_among_equals_the_volunteer_with_fewer_open_assignments_comes_first(app,
     make_volunteer(app, db_session, name="Zoe Free")
     for _ in range(2):
         other = make_request(app, db_session)
-        assign_volunteer(db_session, help_request=other, volunteer=busy, operator_id=staff["olga"])
+        assign_volunteer(
+            db_session,
+            line=leuven(app),
+            help_request=other,
+            volunteer=busy,
+            operator_id=staff["olga"],
+        )
     help_request = make_request(app, db_session)
 
     suggestions = suggest_volunteers(
@@ -113,7 +119,11 @@ def test_finished_assignments_do_not_count_as_open(app, db_session, staff):
     volunteer = make_volunteer(app, db_session, name="Anna")
     other = make_request(app, db_session)
     assignment = assign_volunteer(
-        db_session, help_request=other, volunteer=volunteer, operator_id=staff["olga"]
+        db_session,
+        line=leuven(app),
+        help_request=other,
+        volunteer=volunteer,
+        operator_id=staff["olga"],
     )
     record_assignment_reply(db_session, assignment=assignment, reply="done")
     help_request = make_request(app, db_session)
@@ -145,10 +155,16 @@ def test_a_volunteer_already_asked_is_left_out_and_one_who_declined_comes_last(
     make_volunteer(app, db_session, name="Far", postcode="2000")
     help_request = make_request(app, db_session, postcode="3000")
     offer = assign_volunteer(
-        db_session, help_request=help_request, volunteer=declined, operator_id=staff["olga"]
+        db_session,
+        line=leuven(app),
+        help_request=help_request,
+        volunteer=declined,
+        operator_id=staff["olga"],
     )
     record_assignment_reply(db_session, assignment=offer, reply="declined")
-    assign_volunteer(db_session, help_request=help_request, volunteer=asked, operator_id=None)
+    assign_volunteer(
+        db_session, line=leuven(app), help_request=help_request, volunteer=asked, operator_id=None
+    )
 
     suggestions = suggest_volunteers(
         db_session, help_request=help_request, now=MONDAY_MORNING, line=leuven(app)

@@ -19,7 +19,7 @@ from hotline.volunteers import (
     parse_time_ranges,
     search_volunteers,
 )
-from tests.volunteers_helpers import make_request, make_volunteer
+from tests.volunteers_helpers import leuven, make_request, make_volunteer
 
 MOBILE = "0470 12 34 56"
 MOBILE_E164 = "+32470123456"
@@ -364,6 +364,7 @@ def test_deactivating_a_volunteer_with_open_assignments_warns_the_operator(
     volunteer = make_volunteer(app, db_session, name="Busy Bea")
     assign_volunteer(
         db_session,
+        line=leuven(app),
         help_request=make_request(app, db_session),
         volunteer=volunteer,
         operator_id=None,

@@ -1,32 +1,28 @@
-"""SMS to volunteers: the texts (Dutch, French, English) and sending them once.
+"""Every SMS a volunteer can get, in Dutch, French and English.
 
 Texts name the request by its reference and say what, where and when, but never
 the resident's name or number: an SMS can be read by anyone holding the phone.
-They stay within the GSM 03.38 alphabet (no dashes, no curly quotes), so that a
-message is billed as plain 160-character segments instead of 70-character ones.
+They stay within the GSM 03.38 alphabet (no dashes, no curly quotes, no ê or ç),
+so that a message is billed as plain 160-character segments instead of 70-character ones.
 """
 
 from __future__ import annotations
 
-import logging
+import phonenumbers
 
-from sqlmodel import Session, select
-
-from hotline.audit import record
-from hotline.config import LineSettings, Settings
-from hotline.models import Assignment, AuditEvent, Contact, HelpRequest, Line, Volunteer
-from hotline.privacy import reveal_number
-from hotline.telephony import Provider, TelephonyError
-
-log = logging.getLogger(__name__)
+from hotline.config import LineSettings
+from hotline.models import HelpRequest, Volunteer
 
 LANGUAGES = ("nl", "fr", "en")
-# The words a volunteer answers an offer with, in the language the offer was sent in.
+# The words a volunteer answers with, as the texts show them (hotline.messaging.replies
+# understands many more): accept, decline, done, help.
 REPLY_WORDS: dict[str, tuple[str, str]] = {
     "nl": ("JA", "NEE"),
     "fr": ("OUI", "NON"),
     "en": ("YES", "NO"),
 }
+DONE_WORDS = {"nl": "KLAAR", "fr": "FINI", "en": "DONE"}
+HELP_WORDS = {"nl": "HULP", "fr": "AIDE", "en": "HELP"}
 CATEGORIES: dict[str, dict[str, str]] = {
     "nl": {
         "groceries": "boodschappen of apotheek",
@@ -67,7 +63,114 @@ OFFER = {
     "en": "{line}: new help request {reference} - {what}{where}{when}. "
     "Reply {yes} {code} to accept or {no} {code} to decline.",
 }
-SMS_SENT = "sms_sent"  # audit action: the detail holds the provider's message_sid
+# Everything else a volunteer can be told, by kind (the `kind` of its sms_message row).
+TEXTS: dict[str, dict[str, str]] = {
+    # After JA: what is needed to start, and how to reach the resident through the line.
+    "details": {
+        "nl": "{line}: dank u! Hulpvraag {reference}: {what}{where}{when}.{summary} "
+        "Bel {phone} en vraag een medewerker om u met de bewoner te verbinden. "
+        "Geholpen? Antwoord {done} {code}. Lukt het niet? {no} {code}.",
+        "fr": "{line}: merci! Demande {reference}: {what}{where}{when}.{summary} "
+        "Appelez le {phone} et demandez qu'on vous mette en contact avec la personne. "
+        "C'est fait? Répondez {done} {code}. Impossible? {no} {code}.",
+        "en": "{line}: thank you! Request {reference}: {what}{where}{when}.{summary} "
+        "Call {phone} and ask an operator to connect you with the resident. "
+        "Helped? Reply {done} {code}. Cannot make it? {no} {code}.",
+    },
+    "taken": {
+        "nl": "{line}: hulpvraag {reference} is al opgenomen door een andere vrijwilliger. "
+        "Bedankt om klaar te staan!",
+        "fr": "{line}: la demande {reference} a déjà été acceptée par un autre bénévole. "
+        "Merci de votre disponibilité!",
+        "en": "{line}: request {reference} has already been taken by another volunteer. "
+        "Thank you for being there!",
+    },
+    "declined": {
+        "nl": "{line}: bedankt om het te laten weten. We vragen iemand anders.",
+        "fr": "{line}: merci de nous avoir prévenus. Nous demandons à quelqu'un d'autre.",
+        "en": "{line}: thank you for letting us know. We will ask someone else.",
+    },
+    "given_back": {
+        "nl": "{line}: bedankt om het te laten weten. We zoeken iemand anders "
+        "voor hulpvraag {reference}.",
+        "fr": "{line}: merci de nous avoir prévenus. Nous cherchons quelqu'un d'autre "
+        "pour la demande {reference}.",
+        "en": "{line}: thank you for letting us know. We will find someone else "
+        "for request {reference}.",
+    },
+    "thanks": {
+        "nl": "{line}: hartelijk dank voor uw hulp bij hulpvraag {reference}!",
+        "fr": "{line}: merci de tout coeur pour votre aide (demande {reference})!",
+        "en": "{line}: thank you so much for your help with request {reference}!",
+    },
+    "reminder": {
+        "nl": "{line}: lukt het met hulpvraag {reference}? Antwoord {done} {code} "
+        "als u geholpen hebt, of {no} {code} als het niet lukt.",
+        "fr": "{line}: tout va bien pour la demande {reference}? Répondez {done} {code} "
+        "si c'est fait, ou {no} {code} si ce n'est pas possible.",
+        "en": "{line}: how is request {reference} going? Reply {done} {code} "
+        "when you have helped, or {no} {code} if you cannot.",
+    },
+    "how_to": {
+        "nl": "{line}: antwoord {yes} met de code om een hulpvraag te aanvaarden "
+        "(bv. {yes} {example}), {no} om te weigeren, {done} als u geholpen hebt. "
+        "STOP: geen sms meer. Vragen? Bel {phone}.",
+        "fr": "{line}: répondez {yes} avec le code pour accepter une demande "
+        "(p.ex. {yes} {example}), {no} pour refuser, {done} quand c'est fait. "
+        "STOP: plus de sms. Questions? Appelez le {phone}.",
+        "en": "{line}: reply {yes} with the code to accept a request (e.g. {yes} {example}), "
+        "{no} to decline, {done} when you have helped. "
+        "STOP: no more SMS. Questions? Call {phone}.",
+    },
+    "not_understood": {
+        "nl": "{line}: sorry, dat begreep ik niet. Antwoord {yes}, {no} of {done} "
+        "met de code, bv. {yes} {example}. {help} voor uitleg.",
+        "fr": "{line}: désolé, je n'ai pas compris. Répondez {yes}, {no} ou {done} "
+        "avec le code, p.ex. {yes} {example}. {help} pour de l'aide.",
+        "en": "{line}: sorry, I did not understand that. Reply {yes}, {no} or {done} "
+        "with the code, e.g. {yes} {example}. {help} for help.",
+    },
+    "which_one": {
+        "nl": "{line}: u hebt meer dan een open hulpvraag: {offers}. "
+        "Antwoord met de code erbij, bv. {word} {example}.",
+        "fr": "{line}: vous avez plusieurs demandes ouvertes: {offers}. "
+        "Répondez avec le code, p.ex. {word} {example}.",
+        "en": "{line}: you have more than one open request: {offers}. "
+        "Reply with the code, e.g. {word} {example}.",
+    },
+    "no_open": {
+        "nl": "{line}: u hebt op dit moment geen open hulpvraag. Bedankt!",
+        "fr": "{line}: vous n'avez pas de demande ouverte en ce moment. Merci!",
+        "en": "{line}: you have no open request at the moment. Thank you!",
+    },
+    "unknown_code": {
+        "nl": "{line}: er is geen open hulpvraag met code {code} voor u.{open}",
+        "fr": "{line}: vous n'avez pas de demande ouverte avec le code {code}.{open}",
+        "en": "{line}: you have no open request with code {code}.{open}",
+    },
+    "open_codes": {
+        "nl": " Uw open codes: {codes}.",
+        "fr": " Vos codes ouverts: {codes}.",
+        "en": " Your open codes: {codes}.",
+    },
+    "no_longer_open": {
+        "nl": "{line}: hulpvraag {reference} is niet meer open voor u. Bedankt!",
+        "fr": "{line}: la demande {reference} n'est plus ouverte pour vous. Merci!",
+        "en": "{line}: request {reference} is no longer open for you. Thank you!",
+    },
+    "opted_out": {
+        "nl": "{line}: u krijgt geen sms meer van ons. Stuur START om ze weer te krijgen.",
+        "fr": "{line}: vous ne recevrez plus de sms. Envoyez START pour les recevoir à nouveau.",
+        "en": "{line}: you will get no more SMS from us. Text START to get them again.",
+    },
+    # To a number that belongs to no volunteer: says nothing about anyone.
+    "unknown_sender": {
+        "nl": "Dit nummer ontvangt alleen antwoorden van geregistreerde vrijwilligers.",
+        "fr": "Ce numéro ne reçoit que les réponses des bénévoles inscrits.",
+        "en": "This number only receives replies from registered volunteers.",
+    },
+}
+SUMMARY_LENGTH = 80  # characters of the resident's message quoted after JA
 
 
 def volunteer_language(volunteer: Volunteer, line: LineSettings | None = None) -> str:
@@ -76,6 +179,29 @@ def volunteer_language(volunteer: Volunteer, line: LineSettings | None = None) -
         if language in LANGUAGES:
             return language
     return "nl"
+
+
+def national_number(number: str, country: str) -> str:
+    """The line's number as people there dial it ("016 27 27 72")."""
+    try:
+        parsed = phonenumbers.parse(number, country)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def describe(language: str, help_request: HelpRequest, line: LineSettings) -> dict[str, str]:
+    """What, where and when of a request, as the texts put them (``{what}{where}{when}``)."""
+    language = language if language in LANGUAGES else "nl"
+    municipality = line.postcodes.get(help_request.postcode or "")
+    place = " ".join(part for part in (help_request.postcode, municipality) if part)
+    when = URGENCIES[language].get(help_request.urgency or "")
+    categories = CATEGORIES[language]
+    return {
+        "what": categories.get(help_request.category or "other", categories["other"]),
+        "where": WHERE[language].format(place=place) if place else "",
+        "when": f", {when}" if when else "",
+    }
 
 
 def assignment_offer_text(
@@ -106,102 +232,26 @@ def assignment_offer_text(
     )
 
 
-def offer_already_sent(session: Session, assignment: Assignment) -> bool:
-    """Whether the offer SMS of ``assignment`` went out already (a retried job must not resend)."""
-    events = session.exec(
-        select(AuditEvent).where(
-            AuditEvent.action == SMS_SENT,
-            AuditEvent.help_request_id == assignment.help_request_id,
-            AuditEvent.volunteer_id == assignment.volunteer_id,
-        )
+def sms_text(kind: str, language: str, line: LineSettings, **values: str) -> str:
+    """One of TEXTS in ``language``, with the line's name, number and answer words filled in."""
+    language = language if language in LANGUAGES else "nl"
+    yes, no = REPLY_WORDS[language]
+    return TEXTS[kind][language].format(
+        line=line.name,
+        phone=national_number(line.phone_number, line.country),
+        yes=yes,
+        no=no,
+        done=DONE_WORDS[language],
+        help=HELP_WORDS[language],
+        **values,
     )
-    return any(event.detail.get("assignment_id") == assignment.id for event in events)
 
 
-def send_assignment_offer(
-    session: Session, *, settings: Settings, provider: Provider, assignment_id: int
-) -> str | None:
-    """Text the volunteer of an assignment what is asked and how to answer (JA/NEE + code).
-
-    Sent from the line's own number, in the volunteer's language, at most once: the
-    message sid is kept in the audit log and checked first. Returns the message sid,
-    or None when there is nothing (more) to send. A provider failure raises
-    TelephonyError, so that the job is retried; the audit event is added to
-    ``session`` and written when the caller commits.
-    """
-    assignment = session.get(Assignment, assignment_id)
-    if assignment is None:
-        log.warning("assignment %s does not exist: no SMS sent", assignment_id)
-        return None
-    if offer_already_sent(session, assignment):
-        return None
-    if assignment.status != "offered":
-        # Withdrawn (or answered in another way) before the SMS left: nothing to ask any more.
-        log.info("assignment %s is %s: no SMS sent", assignment.id, assignment.status)
-        return None
-    volunteer = session.get(Volunteer, assignment.volunteer_id)
-    help_request = session.get(HelpRequest, assignment.help_request_id)
-    line = session.get(Line, help_request.line_id)
-    line_settings = settings.lines.get(line.slug)
-    contact = session.get(Contact, volunteer.contact_id) if volunteer.contact_id else None
-    if contact is None:
-        # Retrying cannot help; the request's history tells operators to phone instead.
-        record(
-            session,
-            "sms_not_sent",
-            operator_id=None,
-            help_request_id=help_request.id,
-            volunteer_id=volunteer.id,
-            assignment_id=assignment.id,
-            reason="volunteer has no mobile number",
-        )
-        log.warning("assignment %s: volunteer %s has no number", assignment.id, volunteer.id)
-        return None
-    body = assignment_offer_text(
-        language=volunteer_language(volunteer, line_settings),
-        line_name=line_settings.name if line_settings else line.name,
-        reference=help_request.reference,
-        code=assignment.code,
-        category=help_request.category,
-        postcode=help_request.postcode,
-        municipality=line_settings.postcodes.get(help_request.postcode or "")
-        if line_settings
-        else None,
-        urgency=help_request.urgency,
-    )
-    try:
-        message_sid = provider.send_sms(
-            to=reveal_number(contact, settings.secrets),
-            from_=line_settings.phone_number if line_settings else line.phone_number,
-            body=body,
-            # No status callback until /twilio/sms/status exists (the SMS issue): Twilio
-            # would log a failed callback for every message.
-        )
-    except TelephonyError as error:
-        if not error.permanent:
-            raise  # busy or away: rq retries with backoff
-        # Refused for good (an invalid number, a volunteer who texted STOP): retrying
-        # cannot help; the request's history tells operators to phone instead.
-        record(
-            session,
-            "sms_not_sent",
-            operator_id=None,
-            help_request_id=help_request.id,
-            volunteer_id=volunteer.id,
-            assignment_id=assignment.id,
-            reason=str(error),
-            code=error.code,
-        )
-        log.warning("assignment %s: SMS refused for good (%s)", assignment.id, error.code)
-        return None
-    record(
-        session,
-        SMS_SENT,
-        operator_id=None,
-        help_request_id=help_request.id,
-        volunteer_id=volunteer.id,
-        assignment_id=assignment.id,
-        message_sid=message_sid,
-    )
-    log.info("assignment %s: offer sent to volunteer %s", assignment.id, volunteer.id)
-    return message_sid
+def summary(text: str | None) -> str:
+    """The resident's message in one short line, numbers already removed by the caller."""
+    line = " ".join((text or "").split())
+    if not line:
+        return ""
+    if len(line) > SUMMARY_LENGTH:
+        line = line[: SUMMARY_LENGTH - 3].rsplit(" ", 1)[0] + "..."
+    return f' "{line}"'

@@ -77,9 +77,20 @@ class Provider:
         raise NotImplementedError
 
     def send_sms(
-        self, *, to: str, from_: str, body: str, status_callback: str | None = None
+        self,
+        *,
+        to: str,
+        body: str,
+        from_: str | None = None,
+        messaging_service_sid: str | None = None,
+        status_callback: str | None = None,
     ) -> str:
-        """Send one SMS; returns the provider's message id. Raises TelephonyError."""
+        """Send one SMS from a number or a messaging service; returns the provider's message
+        id. Delivery reports go to ``status_callback``. Raises TelephonyError."""
+        raise NotImplementedError
+
+    def sms_reply(self, messages: Sequence[tuple[str, str | None]]) -> str:
+        """The answer to an incoming SMS: each (text, status URL) sent back to the sender."""
         raise NotImplementedError
 
     def create_call(self, *, to: str, from_: str, twiml: str, timeout: int = 30) -> str:

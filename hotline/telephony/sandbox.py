@@ -153,7 +153,7 @@ def _created(kind: str, account: str, form: dict[str, str]) -> tuple[int, dict]:
         "date_created": now,
         "date_updated": now,
         "direction": "outbound-api",
-        "from": form["From"],
+        "from": form.get("From"),
         "price": None,
         "price_unit": "USD",
         "to": form["To"],
@@ -170,7 +170,7 @@ def _created(kind: str, account: str, form: dict[str, str]) -> tuple[int, dict]:
             "error_code": None,
             "error_message": None,
             "date_sent": None,
-            "messaging_service_sid": None,
+            "messaging_service_sid": form.get("MessagingServiceSid"),
             "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
         }
     sid = "CA" + secrets.token_hex(16)
@@ -191,7 +191,7 @@ def _validate(kind: str, form: dict[str, str]) -> tuple[int, dict] | None:
         return _error(400, 21604, "A 'To' phone number is required.")
     if not E164.fullmatch(form["To"]):
         return _error(400, 21211, f"The 'To' number {form['To']} is not a valid phone number.")
-    if not form.get("From"):
+    if not form.get("From") and not (kind == "Messages" and form.get("MessagingServiceSid")):
         return _error(400, 21603, "A 'From' phone number is required.")
     if kind == "Messages" and not form.get("Body"):
         return _error(400, 21602, "Message body is required.")

@@ -19,6 +19,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, Gather, Say, VoiceResponse
 
 from hotline import ivr
@@ -229,16 +230,39 @@ class TwilioProvider(Provider):
         return str(response)
 
     def send_sms(
-        self, *, to: str, from_: str, body: str, status_callback: str | None = None
+        self,
+        *,
+        to: str,
+        body: str,
+        from_: str | None = None,
+        messaging_service_sid: str | None = None,
+        status_callback: str | None = None,
     ) -> str:
-        """Send an SMS through Twilio's Messages API; returns its sid ("SM...")."""
+        """Send an SMS through Twilio's Messages API; returns its sid ("SM...").
+
+        With a Messaging Service Twilio picks the sender from its pool (and applies the
+        service's opt-out handling); otherwise it is sent from ``from_``.
+        """
+        sender = (
+            {"messaging_service_sid": messaging_service_sid}
+            if messaging_service_sid
+            else {"from_": from_}
+        )
         try:
             message = self.client.messages.create(
-                to=to, from_=from_, body=body, status_callback=status_callback
+                to=to, body=body, status_callback=status_callback, **sender
             )
         except (TwilioException, requests.RequestException) as error:
             raise _refused("send an SMS", error) from None
         return message.sid
+
+    def sms_reply(self, messages: Sequence[tuple[str, str | None]]) -> str:
+        """TwiML answering an incoming SMS; each message reports its delivery to its URL."""
+        response = MessagingResponse()
+        for body, status_url in messages:
+            # <Message action> is where Twilio posts that message's status callbacks.
+            response.message(body, action=status_url, method="POST" if status_url else None)
+        return str(response)
 
     def create_call(self, *, to: str, from_: str, twiml: str, timeout: int = 30) -> str:
         """Start an outgoing call through Twilio's Calls API; returns its sid ("CA...")."""

@@ -1,0 +1,167 @@
+"""Sending SMS to volunteers: each text is a row, written with the change that causes it.
+
+``queue_text`` adds an ``sms_message`` row (pending) and outbox work for it in the
+caller's transaction; the ``send_sms`` job sends it through the provider, from the
+line's SMS sender, with a status callback, and records Twilio's message sid. A row
+that is no longer pending is never sent again, so a retried job sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from hotline.audit import record
+from hotline.config import Settings
+from hotline.models import Assignment, Contact, Line, SmsMessage, Volunteer, utcnow
+from hotline.outbox import add_work
+from hotline.privacy import reveal_number
+from hotline.telephony import Provider, TelephonyError
+
+log = logging.getLogger(__name__)
+
+SEND_SMS_JOB = "hotline.jobs.send_sms"
+STATUS_CALLBACK_PATH = "/twilio/sms/status"
+SMS_SENT = "sms_sent"  # audit action: the detail holds the provider's message_sid
+SMS_NOT_SENT = "sms_not_sent"  # audit action: the detail says why
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of one text: sent (with its sid), skipped, or refused for good."""
+
+    sms: SmsMessage | None
+    message_sid: str | None = None
+    refused_code: int | None = None  # the provider refused it for good (e.g. 21610)
+    reason: str = ""  # the provider's words, without phone numbers
+
+    @property
+    def refused(self) -> bool:
+        return self.refused_code is not None
+
+
+def queue_text(
+    session: Session,
+    *,
+    volunteer: Volunteer,
+    kind: str,
+    body: str,
+    help_request_id: int | None = None,
+    assignment_id: int | None = None,
+) -> SmsMessage:
+    """Write a text to ``volunteer`` and the work to send it, in the caller's transaction."""
+    sms = SmsMessage(
+        line_id=volunteer.line_id,
+        volunteer_id=volunteer.id,
+        help_request_id=help_request_id,
+        assignment_id=assignment_id,
+        direction="out",
+        kind=kind,
+        body=body,
+        status="pending",
+    )
+    session.add(sms)
+    session.flush()
+    add_work(session, queue="messages", job=SEND_SMS_JOB, sms_id=sms.id)
+    return sms
+
+
+def status_callback_url(settings: Settings) -> str:
+    """Where Twilio reports what became of a message (the public contract's URL)."""
+    return settings.public_base_url + STATUS_CALLBACK_PATH
+
+
+def send_text(
+    session: Session, *, settings: Settings, provider: Provider, sms_id: int
+) -> SendResult:
+    """Send one pending text; the change is added to ``session`` for the caller to commit.
+
+    Not sent (and never retried): a volunteer who texted STOP, one without a number, a
+    line without an SMS sender, an offer withdrawn before it left. A provider that is
+    busy or away raises TelephonyError so that rq retries; one that refuses for good is
+    recorded on the row and returned (``refused``): the caller acts on it
+    (``hotline.messaging.delivery.message_failed``).
+    """
+    sms = session.get(SmsMessage, sms_id)
+    if sms is None or sms.status != "pending":
+        return SendResult(sms)
+    volunteer = session.get(Volunteer, sms.volunteer_id)
+    line_row = session.get(Line, sms.line_id)
+    line = settings.lines.get(line_row.slug) if line_row else None
+    assignment = session.get(Assignment, sms.assignment_id) if sms.assignment_id else None
+    if sms.kind == "offer" and assignment is not None and assignment.status != "offered":
+        # Withdrawn (or answered another way) before the SMS left: nothing to ask any more.
+        return _not_sent(session, sms, "the offer was closed before the SMS left")
+    if volunteer.sms_opted_out_at is not None:
+        return _not_sent(session, sms, "the volunteer does not want SMS (STOP)")
+    contact = session.get(Contact, volunteer.contact_id) if volunteer.contact_id else None
+    if contact is None:
+        return _not_sent(session, sms, "volunteer has no mobile number")
+    if line is None or not line.sends_sms:
+        return _not_sent(session, sms, "the line has no SMS sender (sms_from)")
+    try:
+        message_sid = provider.send_sms(
+            to=reveal_number(contact, settings.secrets),
+            from_=line.sms_from or None,
+            messaging_service_sid=line.messaging_service_sid or None,
+            body=sms.body,
+            status_callback=status_callback_url(settings),
+        )
+    except TelephonyError as error:
+        if not error.permanent:
+            raise  # busy or away: rq retries with backoff
+        # Refused for good (an invalid number, a volunteer who texted STOP): retrying
+        # cannot help; the request's history tells operators to phone instead.
+        sms.status, sms.error_code, sms.updated_at = "failed", error.code, utcnow()
+        session.add(sms)
+        log.warning("sms %s: refused for good (%s)", sms.id, error.code)
+        return SendResult(sms, refused_code=error.code or 0, reason=str(error))
+    sms.message_sid, sms.status, sms.updated_at = message_sid, "queued", utcnow()
+    session.add(sms)
+    _audit(session, sms, SMS_SENT, message_sid=message_sid, kind=sms.kind)
+    log.info("sms %s (%s) sent to volunteer %s", sms.id, sms.kind, sms.volunteer_id)
+    return SendResult(sms, message_sid=message_sid)
+
+
+def opt_out(session: Session, volunteer: Volunteer, *, why: str) -> bool:
+    """The volunteer wants no SMS (STOP, or Twilio says they are unsubscribed). Not committed."""
+    if volunteer.sms_opted_out_at is not None:
+        return False
+    volunteer.sms_opted_out_at = utcnow()
+    session.add(volunteer)
+    record(session, "sms_opted_out", operator_id=None, volunteer_id=volunteer.id, why=why)
+    return True
+
+
+def opt_in(session: Session, volunteer: Volunteer) -> bool:
+    """The volunteer texted START (or a bare YES): SMS may be sent again. Not committed."""
+    if volunteer.sms_opted_out_at is None:
+        return False
+    volunteer.sms_opted_out_at = None
+    session.add(volunteer)
+    record(session, "sms_opted_in", operator_id=None, volunteer_id=volunteer.id)
+    return True
+
+
+def _not_sent(session: Session, sms: SmsMessage, reason: str) -> SendResult:
+    sms.status, sms.updated_at = "not_sent", utcnow()
+    session.add(sms)
+    _audit(session, sms, SMS_NOT_SENT, reason=reason)
+    log.info("sms %s (%s) not sent: %s", sms.id, sms.kind, reason)
+    return SendResult(sms)
+
+
+def _audit(session: Session, sms: SmsMessage, action: str, **detail) -> None:
+    if sms.help_request_id is None:
+        return  # a how-to or a reminder of no request: the conversation shows it
+    record(
+        session,
+        action,
+        operator_id=None,
+        help_request_id=sms.help_request_id,
+        volunteer_id=sms.volunteer_id,
+        assignment_id=sms.assignment_id,
+        **detail,
+    )
