@@ -21,6 +21,7 @@ from callcenter_ui import (
     calls,
     dashboard,
     help_requests,
+    offer_words,
     volunteers,
 )
 from hotline import webhooks
@@ -68,6 +69,7 @@ def init_app(app: Flask) -> None:
     )
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a shift is long; the session bounds it
     csrf.exempt(webhooks.blueprint)  # Twilio signs its requests instead
+    offer_words.init_app(app)
     app.register_blueprint(assets)
     app.register_blueprint(auth.blueprint)
     for module in STAFF_BLUEPRINTS:

@@ -34,6 +34,7 @@ from callcenter_ui.formatting import duration
 from hotline.api_tokens import MAX_NAME_LENGTH, TokenError, create_token, list_tokens, revoke_token
 from hotline.config import LineSettings, Settings
 from hotline.db import get_session, line_row
+from hotline.messaging.conversation import attention_counts
 from hotline.models import ApiToken, Operator, utcnow
 from hotline.outbox import pending_count
 from hotline.overview import dashboard
@@ -136,18 +137,15 @@ def index() -> str:
     line = _chosen_line(settings)
     session = get_session()
     now = utcnow()
-    figures = dashboard(
-        session,
-        now=now,
-        timezone=line.timezone,
-        line_id=line_row(session, settings, line.slug).id,
-    )
+    line_id = line_row(session, settings, line.slug).id
+    figures = dashboard(session, now=now, timezone=line.timezone, line_id=line_id)
     template = (
         "dashboard/_figures.html" if request.headers.get("HX-Request") else "dashboard/index.html"
     )
     return render_template(
         template,
         figures=figures,
+        attention=attention_counts(session, line_id=line_id),
         stuck=_stuck_work(session),
         chart=bar_chart(figures.per_day),
         updated_at=now.astimezone(ZoneInfo(line.timezone)).strftime("%H:%M"),

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlmodel import select
+from sqlmodel import col, select
 from wtforms import SelectChoice, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -17,7 +17,8 @@ from hotline.audit import history
 from hotline.config import Settings
 from hotline.db import get_session, line_row
 from hotline.lifecycle import TRANSITIONS, IllegalTransition
-from hotline.models import HelpRequest, Line, Operator
+from hotline.messaging.conversation import follow_up_requests, offer_states
+from hotline.models import HelpRequest, Line, Operator, Volunteer
 
 blueprint = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -90,12 +91,14 @@ def _queue_page(title: str, source: str | None = None):
     filters = _filters()
     if source:
         filters = triage.QueueFilters(**{**filters.__dict__, "source": source})
-    rows = triage.list_queue(get_session(), filters=filters, line_ids=current_user.line_ids)
+    session = get_session()
+    rows = triage.list_queue(session, filters=filters, line_ids=current_user.line_ids)
     template = "requests/_rows.html" if request.headers.get("HX-Request") else "requests/queue.html"
     return render_template(
         template,
         title=title,
         rows=rows,
+        offers=offer_states(session, [row.help_request.id for row in rows]),
         filters=filters,
         statuses=list(TRANSITIONS),
         categories=vocabulary.CATEGORIES,
@@ -115,6 +118,17 @@ def queue():
 def callbacks():
     """Call-back requests left outside hours or when nobody answered: oldest first."""
     return _queue_page(_("Call-backs"), source="callback")
+
+
+@blueprint.get("/follow-up")
+def follow_up():
+    """Accepted requests whose volunteer never reported done, even after a reminder."""
+    flagged = follow_up_requests(get_session(), line_ids=current_user.line_ids)
+    return render_template(
+        "requests/follow_up.html",
+        title=_("Needs follow-up"),
+        rows=[(row, _line_of(row.help_request)) for row in flagged],
+    )
 
 
 class TriageForm(FlaskForm):
@@ -150,6 +164,12 @@ def detail(request_id: int, forms: dict | None = None):
     line = _line_of(help_request)
     events = history(session, help_request_id=help_request.id)
     operators = {operator.id: operator.display_name for operator in session.exec(select(Operator))}
+    volunteer_ids = {event.volunteer_id for event in events if event.volunteer_id}
+    volunteers = dict(
+        session.exec(
+            select(Volunteer.id, Volunteer.name).where(col(Volunteer.id).in_(volunteer_ids))
+        ).all()
+    )
     forms = forms or {}
     return render_template(
         "requests/detail.html",
@@ -157,6 +177,7 @@ def detail(request_id: int, forms: dict | None = None):
         line=line,
         events=events,
         operators=operators,
+        volunteers=volunteers,
         earlier=triage.callers_earlier_requests(session, help_request),
         duplicate_of=session.get(HelpRequest, help_request.duplicate_of_id)
         if help_request.duplicate_of_id

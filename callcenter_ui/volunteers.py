@@ -34,10 +34,12 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from callcenter_ui.auth import coordinator_required
+from callcenter_ui.offer_words import offer_event_text
 from hotline import intake
 from hotline.config import WEEKDAYS, LineSettings, Settings
 from hotline.db import get_session, line_row
 from hotline.dispatch import open_assignment_counts
+from hotline.messaging.conversation import volunteer_conversation
 from hotline.models import AuditEvent, Line, Operator, Volunteer, VolunteerLead
 from hotline.volunteers import (
     MAX_NAME_LENGTH,
@@ -59,6 +61,7 @@ from hotline.volunteers import (
 
 blueprint = Blueprint("volunteers", __name__, url_prefix="/volunteers")
 STATUS_FILTERS = ("active", "inactive", "all")
+CONVERSATION_LENGTH = 20  # the volunteer page shows their latest texts, any request
 
 
 def translated(error: TranslatableError) -> str:
@@ -212,21 +215,18 @@ FIELD_LABELS = {
 
 
 def history_label(event: AuditEvent) -> str:
-    """One line of a volunteer's history in the operator's language."""
+    """One line of a volunteer's (or a request's) history in the operator's language."""
     detail = event.detail or {}
     if event.action == "volunteer:updated":
         changed = ", ".join(str(FIELD_LABELS.get(name, name)) for name in detail)
         return _("Changed: %(fields)s", fields=changed)
-    if event.action == "assignment:offered":
-        return _("Offered a request (code %(code)s)", code=detail.get("code", ""))
+    offer_text = offer_event_text(event)
+    if offer_text is not None:
+        return offer_text
     return {
         "volunteer:created": _("Registered"),
         "volunteer:deactivated": _("Deactivated"),
         "volunteer:reactivated": _("Reactivated"),
-        "assignment:accepted": _("Accepted a request"),
-        "assignment:declined": _("Declined a request"),
-        "assignment:done": _("Finished a request"),
-        "assignment:cancelled": _("Offer withdrawn"),
     }.get(event.action, event.action)
 
 
@@ -381,6 +381,9 @@ def edit(volunteer_id: int):
         history=history,
         operators=operators,
         line=line,
+        conversation=volunteer_conversation(
+            session, volunteer_id=volunteer.id, limit=CONVERSATION_LENGTH
+        ),
     ), status
 
 

@@ -6,4 +6,5 @@
 - ``inbound``: a volunteer's SMS in, the answer out.
 - ``delivery``: Twilio's delivery reports.
 - ``offers``: offers that move on by themselves (expiry, next volunteer, check-ins).
+- ``conversation``: what operators read: conversations, offer states, follow-ups.
 """

@@ -245,7 +245,15 @@ class _Conversation:
         if len(open_assignments) == 1:
             return open_assignments[0]
         if not open_assignments:
-            self.say("no_open")
+            latest = self.session.exec(
+                select(Assignment)
+                .where(Assignment.volunteer_id == self.volunteer.id)
+                .order_by(col(Assignment.created_at).desc(), col(Assignment.id).desc())
+            ).first()
+            if latest is not None and self._taken(latest):
+                self._no_longer_open(latest)  # a JA that came second: "already taken"
+            else:
+                self.say("no_open")
             return None
         self.say(
             "which_one",
@@ -262,9 +270,15 @@ class _Conversation:
         where = f", {help_request.postcode}" if help_request.postcode else ""
         return f"{assignment.code} ({what}{where})"
 
+    def _taken(self, assignment: Assignment) -> bool:
+        """Whether this volunteer's offer was withdrawn because another one accepted."""
+        help_request = self.session.get(HelpRequest, assignment.help_request_id)
+        return assignment.status == A.CANCELLED and help_request.status in ("accepted", "done")
+
     def _no_longer_open(self, assignment: Assignment) -> None:
         help_request = self.session.get(HelpRequest, assignment.help_request_id)
-        self.say("no_longer_open", assignment=assignment, reference=help_request.reference)
+        kind = "taken" if self._taken(assignment) else "no_longer_open"
+        self.say(kind, assignment=assignment, reference=help_request.reference)
 
     def _apply(self, assignment: Assignment, reply: str) -> None:
         try:
