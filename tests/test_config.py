@@ -173,3 +173,88 @@ def test_opening_hours_can_differ_per_weekday(tmp_path):
     assert line.is_open(monday_ten)
     assert not line.is_open(sunday_ten)
     assert not line.is_open(tuesday_ten)
+
+
+# --- SMS with volunteers -------------------------------------------------------------------
+
+PRODUCTION_SECRETS = {
+    "HOTLINE_MODE": "production",
+    "HOTLINE_SECRET_KEY": "s" * 32,
+    "HOTLINE_VAULT_KEY": "x" * 43 + "=",
+    "HOTLINE_HASH_PEPPER": "p" * 32,
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "t" * 32,
+}
+
+
+def line_with(tmp_path: Path, extra: str) -> Path:
+    """A config whose one line has ``extra`` keys (before its postcodes)."""
+    return write_config(
+        tmp_path,
+        MINIMAL_LINE.replace("[lines.testdorp.postcodes]", extra + "\n[lines.testdorp.postcodes]"),
+    )
+
+
+def test_production_refuses_a_line_that_texts_volunteers_without_an_sms_sender(tmp_path):
+    path = line_with(tmp_path, "")
+    environ = {**PRODUCTION_SECRETS, "HOTLINE_CONFIG": str(path)}
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ=environ)
+    assert "key 'lines.testdorp.sms_from'" in str(error.value)
+    assert "messaging_service_sid" in str(error.value)
+
+    off = line_with(tmp_path, "volunteer_sms = false")
+    assert (
+        not load_settings(environ={**environ, "HOTLINE_CONFIG": str(off)})
+        .lines["testdorp"]
+        .sends_sms
+    )
+
+
+def test_a_geographic_number_cannot_be_the_sms_sender(tmp_path):
+    path = line_with(tmp_path, 'sms_from = "016 27 27 72"')
+    with pytest.raises(ConfigError, match=r"lines.testdorp.sms_from'.*must be a mobile number"):
+        load_settings(environ={"HOTLINE_CONFIG": str(path)})
+
+
+def test_a_messaging_service_is_checked_and_cannot_be_set_beside_a_number(tmp_path):
+    good = line_with(tmp_path, 'messaging_service_sid = "MG' + "ab" * 16 + '"')
+    line = load_settings(environ={"HOTLINE_CONFIG": str(good)}).lines["testdorp"]
+    assert line.sends_sms and line.messaging_service_sid.startswith("MG")
+    bad = line_with(tmp_path, 'messaging_service_sid = "MGnope"')
+    with pytest.raises(ConfigError, match="must be a Messaging Service SID"):
+        load_settings(environ={"HOTLINE_CONFIG": str(bad)})
+    both = line_with(
+        tmp_path, 'sms_from = "0470 27 27 72"\nmessaging_service_sid = "MG' + "ab" * 16 + '"'
+    )
+    with pytest.raises(ConfigError, match="not both"):
+        load_settings(environ={"HOTLINE_CONFIG": str(both)})
+
+
+def test_offer_timers_are_durations_per_urgency(tmp_path):
+    path = line_with(
+        tmp_path,
+        'offer_expiry = { today = "45m", coming_days = "1d" }\nreminder_after = "3h"\n'
+        'follow_up_after = "90s"\nmax_offers = 3\noffers_at_once = 2',
+    )
+    line = load_settings(environ={"HOTLINE_CONFIG": str(path)}).lines["testdorp"]
+    assert line.offer_expiry_for("today") == 45 * 60
+    assert line.offer_expiry_for("coming_days") == line.offer_expiry_for(None) == 86400
+    assert line.reminder_after_for("today") == 3 * 3600
+    assert (line.follow_up_after, line.max_offers, line.offers_at_once) == (90, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('offer_expiry = "soon"', r"offer_expiry'.*expected a duration"),
+        ('offer_expiry = { tomorrow = "1h" }', r"offer_expiry'.*unknown urgency 'tomorrow'"),
+        ('follow_up_after = "0m"', r"follow_up_after'.*expected a duration"),
+        ("max_offers = 0", r"max_offers'.*at least 1"),
+        ("max_offers = 2\noffers_at_once = 3", r"offers_at_once'.*cannot be more than max_offers"),
+    ],
+)
+def test_a_wrong_offer_setting_names_the_key(tmp_path, extra, message):
+    path = line_with(tmp_path, extra)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ={"HOTLINE_CONFIG": str(path)})

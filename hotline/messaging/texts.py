@@ -166,7 +166,7 @@ TEXTS: dict[str, dict[str, str]] = {
     # To a number that belongs to no volunteer: says nothing about anyone.
     "unknown_sender": {
         "nl": "Dit nummer ontvangt alleen antwoorden van geregistreerde vrijwilligers.",
-        "fr": "Ce numéro ne reçoit que les réponses des bénévoles inscrits.",
+        "fr": "Ce numéro sert uniquement aux réponses des bénévoles inscrits.",
         "en": "This number only receives replies from registered volunteers.",
     },
 }
