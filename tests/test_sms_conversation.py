@@ -642,3 +642,22 @@ def test_no_text_to_a_volunteer_ever_holds_the_residents_number(line, twilio, db
     assert bodies
     for body in bodies:
         assert "0470 99 98 88" not in body and RESIDENT not in body
+
+
+MESSAGING_SERVICE = "MG" + "5e" * 16
+
+
+@pytest.mark.parametrize(
+    "line_keys", [{"sms_from": '""', "messaging_service_sid": f'"{MESSAGING_SERVICE}"'}]
+)
+def test_a_line_with_a_messaging_service_sends_through_it(line, twilio, line_keys):
+    mia = line.volunteer("Mia", MIA)
+    offer = line.offer(line.request(), mia)
+    line.run()
+
+    [sms] = line.fake.messages
+    assert sms.form["MessagingServiceSid"] == MESSAGING_SERVICE
+    assert "From" not in sms.form
+    reply = text(twilio, MIA, "ja", To="+32470000001", MessagingServiceSid=MESSAGING_SERVICE)
+    assert answers(reply)[0].startswith("Leuven Helpt: dank u!")
+    assert line.get(Assignment, offer.id).status == "accepted"
