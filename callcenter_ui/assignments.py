@@ -224,6 +224,9 @@ def reply(assignment_id: int):
             "error",
         )
         return back
+    if outcome.result == "closed":  # the request was closed while the offer was open
+        flash(_("This change is not possible in the request's current state."), "error")
+        return back
     said = form.reply.data if outcome.result == "unchanged" else outcome.result
     flash(
         {

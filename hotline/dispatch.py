@@ -224,11 +224,15 @@ def apply_reply(
     wins; the other's offer is withdrawn ("taken"). Accepting or finishing closes
     the other volunteers' open offers. NEE after JA gives the request back. Not committed.
     """
-    # Two answers at once (an operator and an SMS): the second waits, then sees the first.
-    session.refresh(assignment, with_for_update=True)
     reply = reply.strip().lower()
     if reply not in REPLIES:
         raise AssignmentError(N_("Unknown answer: %(reply)s."), reply=reply)
+    # Locks in one order everywhere (the request, then its offers), so that two answers,
+    # an expiry and a delivery report on PostgreSQL wait for each other instead of
+    # deadlocking. SQLite has no row locks: the conditional UPDATEs below decide there.
+    help_request = session.get(HelpRequest, assignment.help_request_id)
+    session.refresh(help_request, with_for_update=True)
+    session.refresh(assignment, with_for_update=True)
     if assignment.status == reply or (assignment.status == A.GIVEN_BACK and reply == A.DECLINED):
         return ReplyOutcome(assignment, "unchanged", [])  # a repeated SMS or a double click
     if reply not in REPLY_TRANSITIONS.get(assignment.status, set()):
@@ -237,46 +241,40 @@ def apply_reply(
             status=assignment.status,
             reply=reply,
         )
-    help_request = session.get(HelpRequest, assignment.help_request_id)
-    via = "operator" if operator_id is not None else "sms"
-    if reply == A.ACCEPTED:
-        if not claim_status(session, help_request, RequestStatus.ACCEPTED, operator_id=operator_id):
-            if help_request.status == RequestStatus.ACCEPTED:
-                # Another volunteer's JA came first: thank this one, close their offer.
-                _close(
-                    session,
-                    assignment,
-                    A.CANCELLED,
-                    operator_id=operator_id,
-                    reason="another volunteer accepted",
-                )
-                return ReplyOutcome(assignment, "taken", [])
-            raise AssignmentError(
-                N_("The request is %(status)s: this answer cannot be recorded."),
-                status=help_request.status,
-            )
-        new_status = None
-    elif reply == A.DECLINED:
-        new_status = None  # settled below: triaged unless another offer is still open
-    else:
-        new_status = RequestStatus.DONE
-    if new_status is not None and not can_change(help_request.status, new_status):
+    new_status = {A.ACCEPTED: RequestStatus.ACCEPTED, A.DONE: RequestStatus.DONE}.get(reply)
+    second_ja = reply == A.ACCEPTED and help_request.status == RequestStatus.ACCEPTED
+    if new_status is not None and not can_change(help_request.status, new_status) and not second_ja:
         raise AssignmentError(
             N_("The request is %(status)s: this answer cannot be recorded."),
             status=help_request.status,
         )
-    result = A.GIVEN_BACK if reply == A.DECLINED and assignment.status == A.ACCEPTED else reply
-    assignment.status, assignment.responded_at = result, utcnow()
-    session.add(assignment)
+    via = "operator" if operator_id is not None else "sms"
+    before = assignment.status
+    result = A.GIVEN_BACK if reply == A.DECLINED and before == A.ACCEPTED else reply
+    if not _move(session, assignment, before, result, responded_at=utcnow()):
+        # Changed under us (an expiry, another answer): the same answer is fine, else refused.
+        if assignment.status == result:
+            return ReplyOutcome(assignment, "unchanged", [])
+        raise AssignmentError(
+            N_("This assignment is already %(status)s; it cannot become %(reply)s."),
+            status=assignment.status,
+            reply=reply,
+        )
+    if new_status is not None and not claim_status(
+        session, help_request, new_status, operator_id=operator_id
+    ):
+        # Someone else's JA (or a closing operator) came first: this offer is withdrawn.
+        taken = help_request.status in (RequestStatus.ACCEPTED, RequestStatus.DONE)
+        reason = "another volunteer accepted" if taken else f"the request is {help_request.status}"
+        _close(session, assignment, A.CANCELLED, operator_id=operator_id, reason=reason)
+        return ReplyOutcome(assignment, "taken" if taken else "closed", [])
     withdrawn = []
     if reply in (A.ACCEPTED, A.DONE):
         reason = "another volunteer accepted" if reply == A.ACCEPTED else "the request is done"
         for other in _open_assignments(session, help_request_id=assignment.help_request_id):
-            if other.id != assignment.id:
+            if other.id != assignment.id and _move(session, other, other.status, A.CANCELLED):
                 _close(session, other, A.CANCELLED, operator_id=operator_id, reason=reason)
                 withdrawn.append(other)
-    if new_status is not None:
-        change_status(session, help_request, new_status, operator_id=operator_id)
     record(
         session,
         f"assignment:{result}",
@@ -291,17 +289,29 @@ def apply_reply(
     return ReplyOutcome(assignment, result, withdrawn)
 
 
+def _move(session: Session, assignment: Assignment, expected: str, new: str, **values) -> bool:
+    """Move an assignment from ``expected`` to ``new`` only if nobody moved it first."""
+    moved = session.execute(
+        sa.update(Assignment)
+        .where(col(Assignment.id) == assignment.id, col(Assignment.status) == expected)
+        .values(status=new, **values)
+    ).rowcount
+    session.refresh(assignment)
+    return bool(moved)
+
+
 def close_offer(
     session: Session, assignment: Assignment, status: str, *, reason: str, **detail: object
 ) -> bool:
     """Close an unanswered offer as ``status`` (expired, undelivered); False if it was not
     open any more. The request falls back to triaged when no other offer is open. Not committed.
     """
-    session.refresh(assignment, with_for_update=True)
-    if assignment.status != A.OFFERED:
+    help_request = session.get(HelpRequest, assignment.help_request_id)
+    session.refresh(help_request, with_for_update=True)  # request first, then its offer
+    if not _move(session, assignment, A.OFFERED, status):
         return False
     _close(session, assignment, status, operator_id=None, reason=reason, **detail)
-    help_request = session.get(HelpRequest, assignment.help_request_id)
+    session.refresh(help_request)  # as it is now, not as the job first read it
     settle_without_volunteer(session, help_request, operator_id=None)
     return True
 

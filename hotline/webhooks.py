@@ -28,6 +28,7 @@ blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+SMALL_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: "²".isdigit() is true
 SMS_STATUSES = frozenset(
     {
         "accepted",
@@ -257,8 +258,8 @@ def sms_status() -> Response:
         settings=_settings(),
         message_sid=message_sid,
         status=status,
-        error_code=int(error_code) if error_code.isdigit() and len(error_code) < 9 else None,
-        sms_id=int(sms_id) if sms_id.isdigit() and len(sms_id) < 12 else None,
+        error_code=int(error_code) if SMALL_NUMBER.fullmatch(error_code) else None,
+        sms_id=int(sms_id) if SMALL_NUMBER.fullmatch(sms_id) else None,
     )
     session.commit()
     relay_outbox()

@@ -403,8 +403,8 @@ def test_stop_inside_a_sentence_is_no_opt_out(line, twilio):
 
 def test_a_bare_yes_accepts_and_resubscribes_like_twilio_does(line, twilio):
     mia = line.volunteer("Mia", MIA, languages=["en"])
-    offer = line.offer(line.request(), mia)
     answers(text(twilio, MIA, "STOP"))
+    offer = line.offer(line.request(), mia)  # an operator asks her anyway (she may phone)
 
     [answer] = answers(text(twilio, MIA, "YES", OptOutType="START"))
 
@@ -661,3 +661,76 @@ def test_a_line_with_a_messaging_service_sends_through_it(line, twilio, line_key
     reply = text(twilio, MIA, "ja", To="+32470000001", MessagingServiceSid=MESSAGING_SERVICE)
     assert answers(reply)[0].startswith("Leuven Helpt: dank u!")
     assert line.get(Assignment, offer.id).status == "accepted"
+
+
+def test_stop_passes_her_open_offers_to_the_next_volunteer(line, twilio):
+    mia = line.volunteer("Mia", MIA)
+    jan = line.volunteer("Jan", JAN)
+    request_id = line.request()
+    line.offer(request_id, mia)
+
+    answers(text(twilio, MIA, "stop"))
+
+    assert line.assignments(request_id) == {mia: "undelivered", jan: "offered"}
+
+
+def test_klaar_without_a_code_never_finishes_an_offer_not_yet_accepted(line, twilio):
+    mia = line.volunteer("Mia", MIA)
+    request_id = line.request()
+    offer = line.offer(request_id, mia)
+
+    [answer] = answers(text(twilio, MIA, "Klaar hoor!"))
+
+    assert answer == "Leuven Helpt: u hebt op dit moment geen open hulpvraag. Bedankt!"
+    assert line.get(Assignment, offer.id).status == "offered"
+
+
+def test_a_reply_that_turns_itself_around_gets_the_how_to(line, twilio):
+    mia = line.volunteer("Mia", MIA)
+    request_id = line.request()
+    line.offer(request_id, mia)
+    answers(text(twilio, MIA, "ja"))
+
+    [answer] = answers(text(twilio, MIA, "nog niet klaar, morgen"))
+
+    assert answer.startswith("Leuven Helpt: sorry, dat begreep ik niet.")
+    assert line.get(HelpRequest, request_id).status == "accepted"
+
+
+def test_a_postcode_in_the_answer_is_not_taken_for_the_code(line, twilio):
+    mia = line.volunteer("Mia", MIA)
+    offer = line.offer(line.request(), mia)
+
+    answers(text(twilio, MIA, f"Ja, voor 3000 Leuven: {offer.code}"))
+
+    assert line.get(Assignment, offer.id).status == "accepted"
+
+
+def test_a_delivery_report_before_the_send_job_committed_is_kept(line, twilio, db_session):
+    mia = line.volunteer("Mia", MIA)
+    line.offer(line.request(), mia)
+    line.run()
+    offer_sms = db_session.exec(select(SmsMessage).where(SmsMessage.kind == "offer")).one()
+    [sent] = line.fake.messages
+    assert sent.form["StatusCallback"].endswith(f"?sms={offer_sms.id}")
+
+    report(twilio, offer_sms.message_sid, "delivered")
+    report(twilio, offer_sms.message_sid, "failed", "30008")  # a final status stays
+
+    db_session.refresh(offer_sms)
+    assert offer_sms.status == "delivered"
+
+
+@pytest.mark.parametrize("error_code", ["²", "١٢", "9" * 40])
+def test_odd_numbers_in_a_delivery_report_are_no_500(line, twilio, error_code):
+    response = twilio.post(
+        "/twilio/sms/status?sms=" + error_code,
+        {"MessageSid": "SM" + "1" * 32, "MessageStatus": "failed", "ErrorCode": error_code},
+    )
+    assert response.status_code == 204
+
+
+def test_a_nul_character_in_a_text_is_no_500(line, twilio):
+    line.volunteer("Mia", MIA)
+
+    assert answers(text(twilio, MIA, "ja\x00\x07 4821"))

@@ -35,6 +35,7 @@ STATUS_RANK = {
     "canceled": 4,
 }
 FAILED_STATUSES = ("undelivered", "failed")
+FINAL_STATUSES = ("delivered", "undelivered", "failed", "read", "canceled")
 UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient": they texted STOP
 
 
@@ -60,7 +61,8 @@ def record_delivery(
     if sms is None:
         log.info("delivery report for a message we did not send")
         return None
-    if STATUS_RANK.get(status, 0) < STATUS_RANK.get(sms.status, 0) or status == sms.status:
+    final = sms.status in FINAL_STATUSES and status != "read"
+    if final or status == sms.status or STATUS_RANK.get(status, 0) < STATUS_RANK.get(sms.status, 0):
         session.add(sms)
         return sms
     sms.status, sms.updated_at = status, utcnow()

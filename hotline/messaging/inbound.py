@@ -9,6 +9,7 @@ the answer given, so that a retried webhook gets the same answer and changes not
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -17,7 +18,8 @@ from hotline.config import LineSettings, Settings, normalise_number
 from hotline.db import line_row
 from hotline.dispatch import OPEN_ASSIGNMENT_STATUSES, AssignmentError, AssignmentStatus
 from hotline.lifecycle import IllegalTransition
-from hotline.messaging.offers import answer_offer, details_text
+from hotline.messaging.delivery import UNSUBSCRIBED
+from hotline.messaging.offers import answer_offer, details_text, offer_not_delivered
 from hotline.messaging.replies import Intent, Reply, understand
 from hotline.messaging.sending import opt_in, opt_out
 from hotline.messaging.texts import (
@@ -33,6 +35,7 @@ from hotline.privacy import caller_hash, redact_phone_numbers
 log = logging.getLogger(__name__)
 A = AssignmentStatus
 MAX_BODY = 1600  # Twilio's limit for one message; anything longer is not a reply
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 REPLIES = {Intent.ACCEPT: A.ACCEPTED, Intent.DECLINE: A.DECLINED, Intent.DONE: A.DONE}
 # What the volunteer is told after each outcome of their answer.
 ANSWER_TEXTS = {
@@ -86,7 +89,7 @@ def receive_sms(session: Session, *, settings: Settings, inbound: InboundSms) ->
         volunteer_id=volunteer.id if volunteer else None,
         direction="in",
         kind="reply",
-        body=redact_phone_numbers(inbound.body[:MAX_BODY]),
+        body=redact_phone_numbers(CONTROL_CHARACTERS.sub(" ", inbound.body[:MAX_BODY])),
         message_sid=inbound.message_sid,
         status="received",
     )
@@ -180,7 +183,17 @@ class _Conversation:
 
     def handle(self, reply: Reply) -> None:
         if reply.intent is Intent.STOP:
-            opt_out(self.session, self.volunteer, why="texted STOP")
+            if opt_out(self.session, self.volunteer, why="texted STOP"):
+                # Offers they can no longer get answers about go to the next volunteer.
+                for assignment in self._open_assignments():
+                    if assignment.status == A.OFFERED:
+                        offer_not_delivered(
+                            self.session,
+                            assignment_id=assignment.id,
+                            code=UNSUBSCRIBED,
+                            line=self.line,
+                            reason="the volunteer texted STOP",
+                        )
             return  # Twilio confirms it; anything from us would be refused (21610)
         if reply.intent is Intent.START:
             opt_in(self.session, self.volunteer)
@@ -224,9 +237,10 @@ class _Conversation:
         """The assignment an answer is about, or None after telling the volunteer why not."""
         open_assignments = self._open_assignments()
         if reply.code:
-            for assignment in open_assignments:
-                if assignment.code == reply.code:
-                    return assignment
+            for code in reply.codes:  # "Ja, 3000 Leuven, 4821": the number that is a code
+                for assignment in open_assignments:
+                    if assignment.code == code:
+                        return assignment
             earlier = self.session.exec(
                 select(Assignment)
                 .where(Assignment.volunteer_id == self.volunteer.id, Assignment.code == reply.code)
@@ -242,6 +256,9 @@ class _Conversation:
                 open=sms_text("open_codes", self.language, self.line, codes=codes) if codes else "",
             )
             return None
+        if reply.intent is Intent.DONE:
+            # KLAAR without a code finishes what they accepted, never a fresh offer.
+            open_assignments = [a for a in open_assignments if a.status == A.ACCEPTED]
         if len(open_assignments) == 1:
             return open_assignments[0]
         if not open_assignments:

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from hotline.audit import record
 from hotline.config import LineSettings
 from hotline.dispatch import (
+    EXPIRE_OFFER_JOB,
     OPEN_ASSIGNMENT_STATUSES,
     AssignmentStatus,
     ReplyOutcome,
@@ -132,8 +133,8 @@ def tell_taken(
 
 def move_on(session: Session, *, help_request: HelpRequest, line: LineSettings) -> list[Assignment]:
     """After a volunteer dropped out: the next ones when the line offers by itself."""
-    if not line.auto_offer:
-        return []
+    if not (line.auto_offer and line.sends_sms):
+        return []  # without SMS an offer would only wait for its expiry
     return offer_next(session, help_request=help_request, line=line, operator_id=None)
 
 
@@ -148,6 +149,7 @@ def offer_next(
     "no volunteer found" (back at the top of the queue). Returns the new offers.
     """
     session.flush()
+    session.refresh(help_request, with_for_update=True)  # one offer round at a time
     if why_not_assignable(help_request) is not None:
         return []
     assignments = list(
@@ -195,7 +197,15 @@ def expire_offer(session: Session, *, assignment_id: int, line: LineSettings) ->
     if assignment is None or assignment.status != A.OFFERED:
         return False
     if assignment.expires_at and assignment.expires_at > utcnow() + timedelta(seconds=1):
-        return False  # not yet: a timer that fired early waits for its own moment
+        # Not yet (a timer that fired early): set it again for its own moment.
+        add_work(
+            session,
+            queue="messages",
+            job=EXPIRE_OFFER_JOB,
+            run_at=assignment.expires_at,
+            assignment_id=assignment.id,
+        )
+        return False
     if not close_offer(session, assignment, A.EXPIRED, reason="no answer in time"):
         return False
     help_request = session.get(HelpRequest, assignment.help_request_id)
@@ -204,13 +214,18 @@ def expire_offer(session: Session, *, assignment_id: int, line: LineSettings) ->
 
 
 def offer_not_delivered(
-    session: Session, *, assignment_id: int, code: int | None, line: LineSettings
+    session: Session,
+    *,
+    assignment_id: int,
+    code: int | None,
+    line: LineSettings,
+    reason: str = "SMS not delivered",
 ) -> bool:
     """The offer SMS could not reach the volunteer: closed as undelivered, and moved on."""
     assignment = session.get(Assignment, assignment_id)
     if assignment is None:
         return False
-    if not close_offer(session, assignment, A.UNDELIVERED, reason="SMS not delivered", code=code):
+    if not close_offer(session, assignment, A.UNDELIVERED, reason=reason, code=code):
         return False
     help_request = session.get(HelpRequest, assignment.help_request_id)
     move_on(session, help_request=help_request, line=line)
@@ -223,6 +238,8 @@ def send_reminder(session: Session, *, assignment_id: int, line: LineSettings) -
     if assignment is None or assignment.status != A.ACCEPTED or assignment.reminded_at:
         return False
     help_request = session.get(HelpRequest, assignment.help_request_id)
+    if help_request.status != "accepted":
+        return False  # closed another way (an operator, the API): nothing to remind of
     volunteer = session.get(Volunteer, assignment.volunteer_id)
     assignment.reminded_at = utcnow()
     session.add(assignment)

@@ -73,6 +73,27 @@ OPT_OUT = frozenset(
     }
 )
 OPT_IN = frozenset({"start", "unstop"})
+# Words that turn an answer around ("nog niet klaar", "not ok", "pas d'accord", "no problem"):
+# such a message gets the how-to rather than a guess.
+NEGATIONS = frozenset(
+    {
+        "niet",
+        "nog",
+        "geen",
+        "nooit",
+        "not",
+        "never",
+        "pas",
+        "jamais",
+        "problem",
+        "problems",
+        "probleem",
+        "worries",
+        "worry",
+        "zorgen",
+        "stop",
+    }
+)
 # Twilio's own keywords: when one is the whole message, Twilio answers it too.
 TWILIO_KEYWORDS = OPT_OUT | OPT_IN | {"yes", "help", "info"}
 # Twilio's OptOutType (Messaging Services with Advanced Opt-Out) -> our intent
@@ -86,9 +107,10 @@ class Reply:
     """A volunteer's SMS, understood."""
 
     intent: Intent
-    code: str | None  # the 4-digit assignment code, if they gave one
+    code: str | None  # the (first) 4-digit assignment code, if they gave one
     whole_keyword: bool  # the message is just one of Twilio's keywords (STOP, YES, HELP...)
     answered_by_twilio: bool = False  # Twilio sent OptOutType: it answered with its own text
+    codes: tuple[str, ...] = ()  # every 4-digit number ("Ja 4821, 3000 Leuven")
 
 
 def normalise(text: str) -> str:
@@ -123,5 +145,6 @@ def understand(body: str, *, opt_out_type: str | None = None) -> Reply:
         for intent, vocabulary in WORDS.items()
         if word in vocabulary
     }
-    intent = intents.pop() if len(intents) == 1 else Intent.UNKNOWN
-    return Reply(intent, code, whole_keyword=whole)
+    negated = any(word in NEGATIONS for word in words)
+    intent = intents.pop() if len(intents) == 1 and not negated else Intent.UNKNOWN
+    return Reply(intent, code, whole_keyword=whole, codes=tuple(codes))

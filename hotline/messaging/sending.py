@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from hotline.audit import record
 from hotline.config import Settings
@@ -107,7 +108,8 @@ def send_text(
             from_=line.sms_from or None,
             messaging_service_sid=line.messaging_service_sid or None,
             body=sms.body,
-            status_callback=status_callback_url(settings),
+            # The row's id too: a report may come back before this job has committed the sid.
+            status_callback=f"{status_callback_url(settings)}?sms={sms.id}",
         )
     except TelephonyError as error:
         if not error.permanent:
@@ -118,8 +120,13 @@ def send_text(
         session.add(sms)
         log.warning("sms %s: refused for good (%s)", sms.id, error.code)
         return SendResult(sms, refused_code=error.code or 0, reason=str(error))
-    sms.message_sid, sms.status, sms.updated_at = message_sid, "queued", utcnow()
-    session.add(sms)
+    # Only if no delivery report came first (it records the sid and a later status itself).
+    session.execute(
+        sa.update(SmsMessage)
+        .where(col(SmsMessage.id) == sms.id, col(SmsMessage.status) == "pending")
+        .values(message_sid=message_sid, status="queued", updated_at=utcnow())
+    )
+    session.refresh(sms)
     _audit(session, sms, SMS_SENT, message_sid=message_sid, kind=sms.kind)
     log.info("sms %s (%s) sent to volunteer %s", sms.id, sms.kind, sms.volunteer_id)
     return SendResult(sms, message_sid=message_sid)
