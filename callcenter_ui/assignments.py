@@ -33,6 +33,7 @@ from hotline.config import LineSettings
 from hotline.db import get_session
 from hotline.dispatch import (
     REPLIES,
+    ROW_LOCK,
     AssignmentError,
     AssignmentRow,
     assign_volunteer,
@@ -257,7 +258,7 @@ def ask_best(request_id: int):
         flash(_("This line sends no SMS: phone a volunteer and assign them by hand."), "error")
         return back
     # Two operators pressing at once: the second waits for the first's offers, then sees them.
-    session.refresh(help_request, with_for_update=True)
+    session.refresh(help_request, with_for_update=ROW_LOCK)
     asked_before = _open_assignment_ids(help_request.id)
     try:
         offer_next(session, help_request=help_request, line=line, operator_id=current_user.id)

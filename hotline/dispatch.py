@@ -32,6 +32,10 @@ from hotline.outbox import add_work
 from hotline.volunteers import N_, TranslatableError, line_settings
 
 EXPIRE_OFFER_JOB = "hotline.jobs.expire_offer"
+# SELECT ... FOR NO KEY UPDATE on PostgreSQL: it waits for other writers of the row but not
+# for rows that merely point at it (a new sms_message or audit event takes a KEY SHARE
+# lock on its request), which FOR UPDATE would, deadlocking two simultaneous answers.
+ROW_LOCK = {"key_share": True}
 
 
 class AssignmentStatus(StrEnum):
@@ -109,7 +113,7 @@ def assign_volunteer(
     """Offer ``help_request`` to ``volunteer`` (see ``offer_volunteer``). Committed."""
     # Two operators assigning at once (or a reply arriving): one waits for the other's
     # commit and then sees its assignment (a row lock on PostgreSQL; SQLite writes in turn).
-    session.refresh(help_request, with_for_update=True)
+    session.refresh(help_request, with_for_update=ROW_LOCK)
     assignment = offer_volunteer(
         session, help_request=help_request, volunteer=volunteer, operator_id=operator_id, line=line
     )
@@ -231,8 +235,8 @@ def apply_reply(
     # an expiry and a delivery report on PostgreSQL wait for each other instead of
     # deadlocking. SQLite has no row locks: the conditional UPDATEs below decide there.
     help_request = session.get(HelpRequest, assignment.help_request_id)
-    session.refresh(help_request, with_for_update=True)
-    session.refresh(assignment, with_for_update=True)
+    session.refresh(help_request, with_for_update=ROW_LOCK)
+    session.refresh(assignment, with_for_update=ROW_LOCK)
     if assignment.status == reply or (assignment.status == A.GIVEN_BACK and reply == A.DECLINED):
         return ReplyOutcome(assignment, "unchanged", [])  # a repeated SMS or a double click
     if reply not in REPLY_TRANSITIONS.get(assignment.status, set()):
@@ -307,7 +311,7 @@ def close_offer(
     open any more. The request falls back to triaged when no other offer is open. Not committed.
     """
     help_request = session.get(HelpRequest, assignment.help_request_id)
-    session.refresh(help_request, with_for_update=True)  # request first, then its offer
+    session.refresh(help_request, with_for_update=ROW_LOCK)  # request first, then its offer
     if not _move(session, assignment, A.OFFERED, status):
         return False
     _close(session, assignment, status, operator_id=None, reason=reason, **detail)

@@ -212,10 +212,12 @@ class _Conversation:
         assignment = self._assignment_for(reply)
         if assignment is None:
             return
+        self._apply(assignment, REPLIES[reply.intent])
+        # Tied to the request only now: pointing at it earlier would take a lock on it
+        # before the answer waits for the request's own lock.
         self.received.message.help_request_id = assignment.help_request_id
         self.received.message.assignment_id = assignment.id
         self.session.add(self.received.message)
-        self._apply(assignment, REPLIES[reply.intent])
 
     def _open_assignments(self) -> list[Assignment]:
         return list(

@@ -25,6 +25,7 @@ from hotline.config import LineSettings
 from hotline.dispatch import (
     EXPIRE_OFFER_JOB,
     OPEN_ASSIGNMENT_STATUSES,
+    ROW_LOCK,
     AssignmentStatus,
     ReplyOutcome,
     apply_reply,
@@ -149,7 +150,7 @@ def offer_next(
     "no volunteer found" (back at the top of the queue). Returns the new offers.
     """
     session.flush()
-    session.refresh(help_request, with_for_update=True)  # one offer round at a time
+    session.refresh(help_request, with_for_update=ROW_LOCK)  # one offer round at a time
     if why_not_assignable(help_request) is not None:
         return []
     assignments = list(
