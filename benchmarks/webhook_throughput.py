@@ -1,13 +1,17 @@
-"""How fast the voice webhook answers, against a bare Flask endpoint measured in the same run.
+"""How fast a Twilio webhook answers, against a bare Flask endpoint measured in the same run.
 
 Starts gunicorn (2 sync workers, like `hotline serve`) twice on 127.0.0.1:
   1. baseline: a bare Flask app that answers every POST with a fixed TwiML string;
   2. hotline: the real app on a fresh SQLite file (WAL) and an embedded Redis.
-Each is loaded by client processes posting signed `POST /twilio/voice` webhooks, every
-one a new call (new CallSid: a vault write, a call session, the first menu), for a
-bounded time. Prints requests/s, latency percentiles and the ratio to the baseline.
+Each is loaded by client processes posting signed webhooks for a bounded time:
+  --webhook voice: `POST /twilio/voice`, every one a new call (new CallSid: a vault
+    write, a call session, the first menu);
+  --webhook sms: `POST /twilio/sms`, every one a new text (new MessageSid) from one of
+    200 registered volunteers, answered in TwiML (found by keyed hash, stored redacted,
+    their open offers read, the answer stored for retries).
+Prints requests/s, latency percentiles and the ratio to the baseline.
 
-    .venv/bin/python benchmarks/webhook_throughput.py [--seconds 10] [--clients 4]
+    .venv/bin/python benchmarks/webhook_throughput.py [--webhook voice|sms] [--seconds 10]
 
 Twilio gives a webhook 15 s; the figure that matters is p99 latency, far below that.
 Only loopback traffic; every loop is bounded in time.
@@ -41,9 +45,36 @@ BASELINE_APP = textwrap.dedent(
     app = Flask(__name__)
     TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Welkom</Say></Response>'
 
-    @app.post("/twilio/voice")
-    def voice():
+    @app.post("/twilio/<path:webhook>")
+    def webhook(webhook):
         return Response(TWIML, mimetype="text/xml")
+    """
+)
+VOLUNTEERS = 200
+SEED_VOLUNTEERS = textwrap.dedent(
+    f"""
+    from datetime import date
+    from sqlmodel import Session
+    from hotline import create_app
+    from hotline.db import line_row
+    from hotline.volunteers import VolunteerDetails, create_volunteer
+
+    app = create_app()
+    settings = app.extensions["hotline.settings"]
+    with app.app_context(), Session(app.extensions["hotline.engine"]) as session:
+        for number in range({VOLUNTEERS}):
+            create_volunteer(
+                session,
+                line=settings.lines["leuven"],
+                line_row=line_row(session, settings, "leuven"),
+                secrets=settings.secrets,
+                details=VolunteerDetails(
+                    name=f"Volunteer {{number}}", postcode="3000", languages=["nl"],
+                    skills=["groceries"], safety_accepted_on=date(2020, 3, 20),
+                ),
+                mobile_number=f"+3247010{{number:04d}}",
+                operator_id=None,
+            )
     """
 )
 
@@ -64,25 +95,38 @@ def wait_until_listening(port: int, seconds: float = 60) -> None:
     raise RuntimeError(f"nothing listens on port {port} after {seconds} s")
 
 
-def client(port: int, token: str, seconds: float, results) -> None:
-    """Post new calls over one keep-alive connection until time is up; report latencies."""
+def webhook_params(webhook: str) -> dict[str, str]:
+    """One new call, or one new text from a registered volunteer."""
+    if webhook == "sms":
+        return {
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "From": f"+3247010{secrets.randbelow(VOLUNTEERS):04d}",
+            "To": "+32470272772",
+            "Body": "Wat moet ik doen?",
+        }
+    return {
+        "CallSid": "CA" + secrets.token_hex(16),
+        "From": f"+32470{secrets.randbelow(10**6):06d}",
+        "To": "+3216272772",
+    }
+
+
+def client(port: int, token: str, webhook: str, seconds: float, results) -> None:
+    """Post new webhooks over one keep-alive connection until time is up; report latencies."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     validator = RequestValidator(token)
-    url = f"http://127.0.0.1:{port}/twilio/voice"
+    path = f"/twilio/{webhook}"
+    url = f"http://127.0.0.1:{port}{path}"
     latencies, errors = [], 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        params = {
-            "CallSid": "CA" + secrets.token_hex(16),
-            "From": f"+32470{secrets.randbelow(10**6):06d}",
-            "To": "+3216272772",
-        }
+        params = webhook_params(webhook)
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Twilio-Signature": validator.compute_signature(url, params),
         }
         started = time.perf_counter()
-        connection.request("POST", "/twilio/voice", urllib.parse.urlencode(params), headers)
+        connection.request("POST", path, urllib.parse.urlencode(params), headers)
         response = connection.getresponse()
         response.read()
         latencies.append(time.perf_counter() - started)
@@ -90,10 +134,10 @@ def client(port: int, token: str, seconds: float, results) -> None:
     results.put((latencies, errors))
 
 
-def measure(port: int, token: str, seconds: float, clients: int) -> dict:
+def measure(port: int, token: str, webhook: str, seconds: float, clients: int) -> dict:
     results = multiprocessing.Queue()
     workers = [
-        multiprocessing.Process(target=client, args=(port, token, seconds, results))
+        multiprocessing.Process(target=client, args=(port, token, webhook, seconds, results))
         for _ in range(clients)
     ]
     for worker in workers:
@@ -130,6 +174,7 @@ def serve(module_dir: Path, app_path: str, environment: dict[str, str]) -> tuple
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--webhook", choices=("voice", "sms"), default="voice")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=4)
     options = parser.parse_args()
@@ -144,6 +189,8 @@ def main() -> None:
     subprocess.run(
         [sys.executable, "-m", "hotline.cli", "db", "upgrade"], env=environment, check=True
     )
+    if options.webhook == "sms":
+        subprocess.run([sys.executable, "-c", SEED_VOLUNTEERS], env=environment, check=True)
     token = json.loads((work / "instance" / "demo-secrets.json").read_text())["twilio_auth_token"]
 
     figures = {}
@@ -153,8 +200,8 @@ def main() -> None:
     ):
         port, process = serve(module_dir, app_path, environment)
         try:
-            measure(port, token, 1, 1)  # warm up: imports, connections, first Redis start
-            figures[name] = measure(port, token, options.seconds, options.clients)
+            measure(port, token, options.webhook, 1, 1)  # warm up: imports, first Redis start
+            figures[name] = measure(port, token, options.webhook, options.seconds, options.clients)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -169,7 +216,8 @@ def main() -> None:
         sys.exit("some requests failed: the figures above do not measure the real work")
     print(
         f"\n{options.clients} clients, {options.seconds:.0f} s each, gunicorn 2 sync workers, "
-        "SQLite (WAL) + embedded Redis; every request is a new call. Twilio's limit: 15,000 ms."
+        f"SQLite (WAL) + embedded Redis; POST /twilio/{options.webhook}, every request new. "
+        "Twilio's limit: 15,000 ms."
     )
 
 

@@ -13,6 +13,7 @@ from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from hotline.messaging import sending
 from hotline.messaging.conversation import OfferState, is_no_volunteer_found
 from hotline.models import AuditEvent
 
@@ -24,6 +25,9 @@ NOT_DELIVERED = ("undelivered", "failed", "canceled")
 OFFER_EVENT_ACTIONS = (
     "sms_sent",
     "sms_not_sent",
+    "sms_undelivered",
+    "sms_opted_out",
+    "sms_opted_in",
     "sms_reminder",
     "no_volunteer_found",
     "needs_follow_up",
@@ -140,6 +144,12 @@ def offer_event_text(event: AuditEvent) -> str | None:
         }.get(detail.get("kind"), _("SMS sent to the volunteer"))
     if action == "sms_not_sent":
         return _sms_not_sent_text(detail)
+    if action == "sms_undelivered":
+        return sms_failure_text(detail.get("code"))
+    if action == "sms_opted_out":
+        return _("Does not want SMS any more (texted STOP)")
+    if action == "sms_opted_in":
+        return _("Wants SMS again (texted START)")
     if action == "sms_reminder":
         return _("Not reported done yet: a reminder goes to the volunteer")
     if action == "no_volunteer_found":
@@ -160,23 +170,16 @@ def offer_event_text(event: AuditEvent) -> str | None:
 
 
 def _sms_not_sent_text(detail: dict) -> str:
-    # The reasons are hotline.messaging.sending's; one this page does not know still says
-    # what matters: the volunteer did not get the text, so phone them.
+    # A reason this page does not know still says what matters: phone the volunteer.
     if detail.get("code"):
         return sms_failure_text(detail["code"]) + " " + _("Phone the volunteer.")
     return {
-        "the offer was closed before the SMS left": _(
-            "SMS not sent: the offer was closed before it left."
-        ),
-        "the volunteer does not want SMS (STOP)": _(
+        sending.OFFER_CLOSED: _("SMS not sent: the offer was closed before it left."),
+        sending.OPTED_OUT: _(
             "SMS not sent: the volunteer does not want SMS (texted STOP). Phone the volunteer."
         ),
-        "volunteer has no mobile number": _(
-            "SMS not sent: no mobile number on file. Phone the volunteer."
-        ),
-        "the line has no SMS sender (sms_from)": _(
-            "SMS not sent: the line has no SMS sender. Phone the volunteer."
-        ),
+        sending.NO_NUMBER: _("SMS not sent: no mobile number on file. Phone the volunteer."),
+        sending.NO_SENDER: _("SMS not sent: the line has no SMS sender. Phone the volunteer."),
     }.get(detail.get("reason"), _("The SMS could not be sent: phone the volunteer."))
 
 

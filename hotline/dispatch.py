@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -197,14 +197,14 @@ def offer_volunteer(
         help_request_id=help_request.id,
         assignment_id=assignment.id,
     )
-    add_work(
-        session,
-        queue="messages",
-        job=EXPIRE_OFFER_JOB,
-        run_at=assignment.expires_at,
-        assignment_id=assignment.id,
-    )
+    set_timer(session, EXPIRE_OFFER_JOB, at=assignment.expires_at, assignment=assignment)
     return assignment
+
+
+def set_timer(session: Session, job: str, *, at: datetime, assignment: Assignment) -> None:
+    """Run ``job`` for ``assignment`` at ``at`` (outbox work with ``run_at``; rq's scheduler
+    starts it). Not committed."""
+    add_work(session, queue="messages", job=job, run_at=at, assignment_id=assignment.id)
 
 
 def record_assignment_reply(
@@ -276,8 +276,9 @@ def apply_reply(
     if reply in (A.ACCEPTED, A.DONE):
         reason = "another volunteer accepted" if reply == A.ACCEPTED else "the request is done"
         for other in _open_assignments(session, help_request_id=assignment.help_request_id):
-            if other.id != assignment.id and _move(session, other, other.status, A.CANCELLED):
-                _close(session, other, A.CANCELLED, operator_id=operator_id, reason=reason)
+            if other.id != assignment.id and _close(
+                session, other, A.CANCELLED, operator_id=operator_id, reason=reason
+            ):
                 withdrawn.append(other)
     record(
         session,
@@ -312,9 +313,11 @@ def close_offer(
     """
     help_request = session.get(HelpRequest, assignment.help_request_id)
     session.refresh(help_request, with_for_update=ROW_LOCK)  # request first, then its offer
-    if not _move(session, assignment, A.OFFERED, status):
+    session.refresh(assignment)
+    if assignment.status != A.OFFERED or not _close(
+        session, assignment, status, operator_id=None, reason=reason, **detail
+    ):
         return False
-    _close(session, assignment, status, operator_id=None, reason=reason, **detail)
     session.refresh(help_request)  # as it is now, not as the job first read it
     settle_without_volunteer(session, help_request, operator_id=None)
     return True
@@ -335,10 +338,11 @@ def cancel_open_assignments(
     session: Session, *, help_request: HelpRequest, operator_id: int | None, reason: str
 ) -> list[Assignment]:
     """Close a request's open offers (e.g. because the request is cancelled). Not committed."""
-    closed = _open_assignments(session, help_request_id=help_request.id)
-    for assignment in closed:
-        _close(session, assignment, A.CANCELLED, operator_id=operator_id, reason=reason)
-    return closed
+    return [
+        assignment
+        for assignment in _open_assignments(session, help_request_id=help_request.id)
+        if _close(session, assignment, A.CANCELLED, operator_id=operator_id, reason=reason)
+    ]
 
 
 def new_assignment_code(session: Session, *, volunteer_id: int) -> str:
@@ -417,9 +421,10 @@ def _close(
     operator_id: int | None,
     reason: str,
     **detail: object,
-) -> None:
-    assignment.status = status
-    session.add(assignment)
+) -> bool:
+    """Close an open assignment as ``status`` (audited) unless it moved meanwhile."""
+    if not _move(session, assignment, assignment.status, status):
+        return False
     record(
         session,
         f"assignment:{status}",
@@ -430,6 +435,7 @@ def _close(
         reason=reason,
         **detail,
     )
+    return True
 
 
 def _line_of(session: Session, help_request: HelpRequest) -> LineSettings:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import current_app
 from sqlmodel import Session
 
-from hotline.config import LineSettings, Settings
+from hotline.config import Settings
 from hotline.db import get_engine, session_scope
 from hotline.messaging import delivery, offers, sending
 from hotline.models import Assignment, HelpRequest, Line, utcnow
@@ -62,22 +63,12 @@ def send_sms(sms_id: int) -> str | None:
 
 def expire_offer(assignment_id: int) -> bool:
     """An offer's time is up: if still unanswered it expires, and the next volunteer is asked."""
-    with session_scope(get_engine()) as session:
-        expired = offers.expire_offer(
-            session, assignment_id=assignment_id, line=_line_of_assignment(session, assignment_id)
-        )
-        _commit_and_relay(session)
-        return expired
+    return _on_line_of_assignment(offers.expire_offer, assignment_id)
 
 
 def send_reminder(assignment_id: int) -> bool:
     """JA but no KLAAR yet: one reminder SMS, and the follow-up timed."""
-    with session_scope(get_engine()) as session:
-        sent = offers.send_reminder(
-            session, assignment_id=assignment_id, line=_line_of_assignment(session, assignment_id)
-        )
-        _commit_and_relay(session)
-        return sent
+    return _on_line_of_assignment(offers.send_reminder, assignment_id)
 
 
 def flag_follow_up(assignment_id: int) -> bool:
@@ -92,12 +83,18 @@ def _settings() -> Settings:
     return current_app.extensions["hotline.settings"]
 
 
-def _line_of_assignment(session: Session, assignment_id: int) -> LineSettings:
-    assignment = session.get(Assignment, assignment_id)
-    help_request = session.get(HelpRequest, assignment.help_request_id) if assignment else None
-    line = session.get(Line, help_request.line_id) if help_request else None
+def _on_line_of_assignment(use_case: Callable[..., bool], assignment_id: int) -> bool:
+    """Run ``use_case`` for an assignment with its line's settings; commit, then relay."""
     settings = _settings()
-    return line_settings(settings, line) if line else next(iter(settings.lines.values()))
+    with session_scope(get_engine()) as session:
+        assignment = session.get(Assignment, assignment_id)
+        if assignment is None:
+            return False  # purged since: nothing to do, and nothing to retry
+        help_request = session.get(HelpRequest, assignment.help_request_id)
+        line = line_settings(settings, session.get(Line, help_request.line_id))
+        done = use_case(session, assignment_id=assignment_id, line=line)
+        _commit_and_relay(session)
+        return done
 
 
 def _commit_and_relay(session: Session) -> None:

@@ -734,3 +734,27 @@ def test_a_nul_character_in_a_text_is_no_500(line, twilio):
     line.volunteer("Mia", MIA)
 
     assert answers(text(twilio, MIA, "ja\x00\x07 4821"))
+
+
+def test_operators_read_undelivered_texts_and_stop_in_plain_words(
+    line, twilio, db_session, operator
+):
+    mia = line.volunteer("Mia", MIA)
+    line.volunteer("Jan", JAN)
+    request_id = line.request()
+    offer = line.offer(request_id, mia)
+    line.run()
+    offer_sms = db_session.exec(
+        select(SmsMessage).where(SmsMessage.assignment_id == offer.id)
+    ).one()
+    report(twilio, offer_sms.message_sid, "undelivered", "30003")
+    answers(text(twilio, MIA, "STOP"))
+
+    page = operator.get(f"/requests/{request_id}").get_data(as_text=True)
+    volunteer_page = operator.get(f"/volunteers/{mia}").get_data(as_text=True)
+
+    assert "could not be delivered: the phone is off or out of reach" in page
+    assert "sms_undelivered" not in page
+    assert "Does not want SMS any more (texted STOP)" in volunteer_page
+    assert "sms_opted_out" not in volunteer_page
+    assert MIA not in page + volunteer_page and "0470 11 10 01" not in page + volunteer_page

@@ -101,7 +101,12 @@ def offer_states(session: Session, help_request_ids: list[int]) -> dict[int, lis
             .over(partition_by=SmsMessage.assignment_id, order_by=col(SmsMessage.id).desc())
             .label("newest"),
         )
-        .where(SmsMessage.kind == "offer", SmsMessage.direction == "out")
+        .where(
+            # Only these requests' texts (indexed): the queue asks every few seconds.
+            col(SmsMessage.help_request_id).in_(help_request_ids),
+            SmsMessage.kind == "offer",
+            SmsMessage.direction == "out",
+        )
         .subquery()
     )
     rows = session.exec(

@@ -12,10 +12,9 @@ import logging
 
 from sqlmodel import Session, select
 
-from hotline.audit import record
 from hotline.config import Settings
 from hotline.messaging.offers import offer_not_delivered
-from hotline.messaging.sending import opt_out
+from hotline.messaging.sending import audit_sms, opt_out
 from hotline.models import Line, SmsMessage, Volunteer, utcnow
 
 log = logging.getLogger(__name__)
@@ -85,18 +84,7 @@ def message_failed(
 ) -> None:
     """An SMS that did not reach its volunteer: in the history (``action``: undelivered, or
     "sms_not_sent" when Twilio refused it at once), and an offer moves on."""
-    if sms.help_request_id is not None:
-        record(
-            session,
-            action,
-            operator_id=None,
-            help_request_id=sms.help_request_id,
-            volunteer_id=sms.volunteer_id,
-            assignment_id=sms.assignment_id,
-            code=code,
-            kind=sms.kind,
-            **detail,
-        )
+    audit_sms(session, sms, action, code=code, kind=sms.kind, **detail)
     volunteer = session.get(Volunteer, sms.volunteer_id) if sms.volunteer_id else None
     if volunteer is not None and code == UNSUBSCRIBED:
         opt_out(session, volunteer, why="Twilio: unsubscribed recipient (21610)")

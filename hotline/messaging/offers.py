@@ -31,12 +31,12 @@ from hotline.dispatch import (
     apply_reply,
     close_offer,
     offer_volunteer,
+    set_timer,
     why_not_assignable,
 )
 from hotline.messaging.sending import queue_text
 from hotline.messaging.texts import describe, sms_text, summary, volunteer_language
 from hotline.models import Assignment, HelpRequest, SmsMessage, Volunteer, utcnow
-from hotline.outbox import add_work
 from hotline.privacy import redact_phone_numbers
 from hotline.suggestions import suggest_volunteers
 
@@ -68,12 +68,11 @@ def answer_offer(
     for other in outcome.withdrawn:
         tell_taken(session, other, help_request=help_request, line=line)
     if outcome.result == A.ACCEPTED:
-        add_work(
+        set_timer(
             session,
-            queue="messages",
-            job=SEND_REMINDER_JOB,
-            run_at=utcnow() + timedelta(seconds=line.reminder_after_for(help_request.urgency)),
-            assignment_id=assignment.id,
+            SEND_REMINDER_JOB,
+            at=utcnow() + timedelta(seconds=line.reminder_after_for(help_request.urgency)),
+            assignment=assignment,
         )
         if operator_id is not None:  # by SMS, the details are the answer to their JA
             volunteer = session.get(Volunteer, assignment.volunteer_id)
@@ -199,13 +198,7 @@ def expire_offer(session: Session, *, assignment_id: int, line: LineSettings) ->
         return False
     if assignment.expires_at and assignment.expires_at > utcnow() + timedelta(seconds=1):
         # Not yet (a timer that fired early): set it again for its own moment.
-        add_work(
-            session,
-            queue="messages",
-            job=EXPIRE_OFFER_JOB,
-            run_at=assignment.expires_at,
-            assignment_id=assignment.id,
-        )
+        set_timer(session, EXPIRE_OFFER_JOB, at=assignment.expires_at, assignment=assignment)
         return False
     if not close_offer(session, assignment, A.EXPIRED, reason="no answer in time"):
         return False
@@ -266,12 +259,11 @@ def send_reminder(session: Session, *, assignment_id: int, line: LineSettings) -
         volunteer_id=volunteer.id,
         assignment_id=assignment.id,
     )
-    add_work(
+    set_timer(
         session,
-        queue="messages",
-        job=FLAG_FOLLOW_UP_JOB,
-        run_at=assignment.reminded_at + timedelta(seconds=line.follow_up_after),
-        assignment_id=assignment.id,
+        FLAG_FOLLOW_UP_JOB,
+        at=assignment.reminded_at + timedelta(seconds=line.follow_up_after),
+        assignment=assignment,
     )
     return True
 

@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 SEND_SMS_JOB = "hotline.jobs.send_sms"
 STATUS_CALLBACK_PATH = "/twilio/sms/status"
 SMS_SENT = "sms_sent"  # audit action: the detail holds the provider's message_sid
-SMS_NOT_SENT = "sms_not_sent"  # audit action: the detail says why
+SMS_NOT_SENT = "sms_not_sent"  # audit action: the detail's reason says why, as one of:
+OFFER_CLOSED = "offer_closed"  # withdrawn or answered before the SMS left
+OPTED_OUT = "opted_out"  # the volunteer texted STOP
+NO_NUMBER = "no_number"  # no mobile number in the vault
+NO_SENDER = "no_sender"  # the line has no sms_from or messaging_service_sid
 
 
 @dataclass(frozen=True)
@@ -94,14 +98,14 @@ def send_text(
     assignment = session.get(Assignment, sms.assignment_id) if sms.assignment_id else None
     if sms.kind == "offer" and assignment is not None and assignment.status != "offered":
         # Withdrawn (or answered another way) before the SMS left: nothing to ask any more.
-        return _not_sent(session, sms, "the offer was closed before the SMS left")
+        return _not_sent(session, sms, OFFER_CLOSED)
     if volunteer.sms_opted_out_at is not None:
-        return _not_sent(session, sms, "the volunteer does not want SMS (STOP)")
+        return _not_sent(session, sms, OPTED_OUT)
     contact = session.get(Contact, volunteer.contact_id) if volunteer.contact_id else None
     if contact is None:
-        return _not_sent(session, sms, "volunteer has no mobile number")
+        return _not_sent(session, sms, NO_NUMBER)
     if line is None or not line.sends_sms:
-        return _not_sent(session, sms, "the line has no SMS sender (sms_from)")
+        return _not_sent(session, sms, NO_SENDER)
     try:
         message_sid = provider.send_sms(
             to=reveal_number(contact, settings.secrets),
@@ -127,7 +131,7 @@ def send_text(
         .values(message_sid=message_sid, status="queued", updated_at=utcnow())
     )
     session.refresh(sms)
-    _audit(session, sms, SMS_SENT, message_sid=message_sid, kind=sms.kind)
+    audit_sms(session, sms, SMS_SENT, message_sid=message_sid, kind=sms.kind)
     log.info("sms %s (%s) sent to volunteer %s", sms.id, sms.kind, sms.volunteer_id)
     return SendResult(sms, message_sid=message_sid)
 
@@ -155,12 +159,13 @@ def opt_in(session: Session, volunteer: Volunteer) -> bool:
 def _not_sent(session: Session, sms: SmsMessage, reason: str) -> SendResult:
     sms.status, sms.updated_at = "not_sent", utcnow()
     session.add(sms)
-    _audit(session, sms, SMS_NOT_SENT, reason=reason)
+    audit_sms(session, sms, SMS_NOT_SENT, reason=reason)
     log.info("sms %s (%s) not sent: %s", sms.id, sms.kind, reason)
     return SendResult(sms)
 
 
-def _audit(session: Session, sms: SmsMessage, action: str, **detail) -> None:
+def audit_sms(session: Session, sms: SmsMessage, action: str, **detail: object) -> None:
+    """Put what happened to a text in its request's history (texts of no request: not)."""
     if sms.help_request_id is None:
         return  # a how-to or a reminder of no request: the conversation shows it
     record(
