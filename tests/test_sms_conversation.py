@@ -503,7 +503,11 @@ def test_malformed_sms_webhooks_get_a_4xx_and_change_nothing(line, twilio, db_se
 # --- offers that move on by themselves ---------------------------------------------------
 
 
-@pytest.mark.parametrize("line_keys", [{"offer_expiry": '"1s"'}])
+# Timers of a few seconds: long enough that a busy machine does not run the next one early.
+TIMER = 3
+
+
+@pytest.mark.parametrize("line_keys", [{"offer_expiry": f'"{TIMER}s"'}])
 def test_an_offer_nobody_answers_expires_and_goes_to_the_next(line, twilio, line_keys):
     mia = line.volunteer("Mia", MIA)
     jan = line.volunteer("Jan", JAN)
@@ -511,7 +515,7 @@ def test_an_offer_nobody_answers_expires_and_goes_to_the_next(line, twilio, line
     line.offer(request_id, mia)
     line.run()
 
-    time.sleep(1.5)
+    time.sleep(TIMER + 0.5)
     line.run()  # rq's scheduler queues the expiry that is due; the worker runs it
 
     assert line.assignments(request_id) == {mia: "expired", jan: "offered"}
@@ -606,7 +610,9 @@ def test_the_others_asked_at_once_hear_it_is_taken(app, line, twilio, line_keys)
     assert "al opgenomen door een andere vrijwilliger" in line.sent_to(JAN)[-1]
 
 
-@pytest.mark.parametrize("line_keys", [{"reminder_after": '"1s"', "follow_up_after": '"1s"'}])
+@pytest.mark.parametrize(
+    "line_keys", [{"reminder_after": f'"{TIMER}s"', "follow_up_after": f'"{TIMER}s"'}]
+)
 def test_a_volunteer_without_klaar_is_reminded_and_then_operators_follow_up(line, twilio):
     mia = line.volunteer("Mia", MIA)
     request_id = line.request()
@@ -615,13 +621,13 @@ def test_a_volunteer_without_klaar_is_reminded_and_then_operators_follow_up(line
     answers(text(twilio, MIA, "ja"))
     line.run()
 
-    time.sleep(1.5)
+    time.sleep(TIMER + 0.5)
     line.run()  # the reminder
     [reminder] = [body for body in line.sent_to(MIA) if "lukt het" in body]
     assert f"KLAAR {offer.code}" in reminder
     assert line.get(HelpRequest, request_id).follow_up_at is None
 
-    time.sleep(1.5)
+    time.sleep(TIMER + 0.5)
     line.run()  # still nothing: operators follow up
     assert line.get(HelpRequest, request_id).follow_up_at is not None
     assert "needs_follow_up" in line.actions(request_id)
