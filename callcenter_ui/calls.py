@@ -14,11 +14,12 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from callcenter_ui.auth import visible_request
-from hotline import callbacks
+from hotline import webhooks
 from hotline.db import get_session
 from hotline.models import Operator, VolunteerLead
 from hotline.privacy import redact_phone_numbers
 from hotline.telephony import TelephonyError, get_provider
+from hotline.voice import callbacks
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("calls", __name__)
@@ -44,6 +45,7 @@ def call_back(request_id: int) -> BaseResponse:
             flows=current_app.extensions["hotline.flows"],
             help_request=help_request,
             operator=operator,
+            urls=webhooks.call_back_urls,
         )
     except callbacks.OperatorHasNoPhone:
         flash(

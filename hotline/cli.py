@@ -345,9 +345,9 @@ def flow_simulate(line_slug: str | None, language: str | None, closed: bool) -> 
     Type keys (1, 0, *, 3000) or words for speech (apotheek); an empty line is
     silence; q hangs up. Requests are not stored: references are made up.
     """
-    from hotline.calls import context_for
     from hotline.ivr import simulate
     from hotline.models import utcnow
+    from hotline.voice.calls import context_for
 
     line, loaded = _line_and_flow(line_slug)
     if language and language not in loaded.languages:

@@ -49,6 +49,11 @@ def create_help_request(
     if call_sid is not None:
         existing = session.exec(select(HelpRequest).where(HelpRequest.call_sid == call_sid)).first()
         if existing is not None:
+            if recording_sid and not existing.recording_sid:
+                # The caller hung up mid-message: the call's end may be reported before the
+                # recording, which then joins the request already made.
+                existing.recording_sid = recording_sid
+                session.add(existing)
             return existing
     help_request = HelpRequest(
         line_id=line.id,

@@ -158,6 +158,15 @@ class CallSession(SQLModel, table=True):
     ended_at: datetime | None = _when(default=None)
     end_status: str | None = Field(default=None, max_length=32)
     last_node: str | None = Field(default=None, max_length=64)
+    # An operator's phone answered the call (matched by the keyed hash of that phone):
+    # their call-centre page shows a live card until the call is logged or dismissed.
+    answered_by_id: int | None = Field(default=None, foreign_key="operator.id", index=True)
+    answered_at: datetime | None = _when(default=None)
+    # "call taken, not logged" that the operator chose to drop (e.g. a wrong number)
+    dismissed_at: datetime | None = _when(default=None)
+    # The person dialled for a masked call accepted it (pressed 1 on hearing who calls);
+    # reset whenever the call dials someone anew.
+    bridged_at: datetime | None = _when(default=None)
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -12,7 +12,6 @@ import re
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from sqlalchemy.exc import IntegrityError
 
-from hotline import calls
 from hotline.config import Settings
 from hotline.db import get_session
 from hotline.flows import get_flow
@@ -22,6 +21,16 @@ from hotline.messaging.sending import status_callback_url
 from hotline.outbox import relay_written
 from hotline.queue import get_redis
 from hotline.telephony import Voice, get_provider
+from hotline.voice import callbacks, calls, connections, live_calls
+from hotline.voice.callbacks import operator_voice
+from hotline.voice.texts import (
+    RESIDENT_SCREEN,
+    SCREEN_DECLINED,
+    VOLUNTEER_SCREEN,
+    operator_whisper,
+    request_words,
+    spoken_digits,
+)
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
@@ -88,17 +97,21 @@ def _call_env() -> calls.CallEnv:
 
     transcription_url = url_for("twilio.voice_transcription") if line.transcribe else None
 
-    def render(actions, step: int) -> str:
+    def render(actions, step: int, dial) -> str:
         return provider.render(
             actions,
             action_url=url_for("twilio.voice_step", step=step),
             voices=voices,
-            operators=line.operator_numbers,
+            dial=dial,
             caller_id=line.phone_number,
             transcription_url=transcription_url,
         )
 
-    return calls.CallEnv(settings=settings, line=line, flow=flow, render=render)
+    urls = calls.CallUrls(
+        answered=lambda call_sid: url_for("twilio.voice_answered", call=call_sid),
+        screen=lambda call_sid, target: url_for("twilio.voice_screen", call=call_sid, to=target),
+    )
+    return calls.CallEnv(settings=settings, line=line, flow=flow, render=render, urls=urls)
 
 
 def _twiml(body: str) -> Response:
@@ -141,13 +154,20 @@ def voice() -> Response:
 @blueprint.post("/voice/step/<int:step>")
 def voice_step(step: int) -> Response:
     """The caller answered a menu (keys, speech, silence) or finished a recording."""
-    recording_sid = request.form.get("RecordingSid") or None
+    recording_sid = request.form.get("RecordingSid") or _sid_in(request.form.get("RecordingUrl"))
     if recording_sid and not RECORDING_SID.fullmatch(recording_sid):
         abort(400, "RecordingSid malformed")
     env, call_sid = _call_env(), _call_sid()
     twiml = _replay_if_raced(env, call_sid, lambda: _continue(env, call_sid, step, recording_sid))
     relay_outbox()
     return _twiml(twiml)
+
+
+def _sid_in(recording_url: str | None) -> str | None:
+    """The recording's sid from its URL: Twilio's Record action documents RecordingUrl
+    (a caller who hangs up mid-message posts it too), not always RecordingSid."""
+    last = (recording_url or "").rstrip("/").rsplit("/", 1)[-1].removesuffix(".mp3")
+    return last if RECORDING_SID.fullmatch(last) else None
 
 
 def _continue(env: calls.CallEnv, call_sid: str, step: int, recording_sid: str | None) -> str:
@@ -160,7 +180,7 @@ def _continue(env: calls.CallEnv, call_sid: str, step: int, recording_sid: str |
             digits=request.form.get("Digits"),
             speech=request.form.get("SpeechResult"),
             recording_sid=recording_sid,
-            dial_status=request.form.get("DialCallStatus") or None,
+            dial_bridged=dial_bridged() if request.form.get("DialCallStatus") else None,
         )
     except calls.UnknownCall:
         # We lost track of this call (e.g. its first webhook failed): start it over
@@ -181,6 +201,157 @@ def voice_status() -> Response:
     )
     relay_outbox()
     return Response(status=204)
+
+
+@blueprint.post("/voice/answered")
+def voice_answered() -> Response:
+    """An operator's phone picked up a caller the IVR put through (``<Number url>``).
+
+    The call becomes theirs (a live card on their page) and they hear, alone, what
+    the IVR collected: "Leuven Helpt, oproep in het Frans, voor boodschappen".
+    """
+    parent_sid = request.form.get("ParentCallSid") or request.args.get("call", "")
+    if not CALL_SID.fullmatch(parent_sid):
+        abort(400, "ParentCallSid missing or malformed")
+    env = _call_env()
+    session = get_session()
+    answered = live_calls.operator_answered(
+        session, env.settings, call_sid=parent_sid, operator_number=request.form.get("To", "")
+    )
+    if answered is None:  # not a call of ours: connect without a word
+        return _twiml(get_provider().proceed())
+    state = answered.call.state
+    collected = state.get("collected", {})
+    wanted = answered.operator.locale if answered.operator else env.flow.default_language
+    language, voice = operator_voice(env.flow, wanted)
+    text = operator_whisper(
+        operator_language=language,
+        line_name=env.line.name,
+        caller_language=state.get("language"),
+        category=collected.get("category"),
+        urgency=collected.get("urgency"),
+    )
+    return _twiml(get_provider().say(text, voice))
+
+
+@blueprint.post("/voice/screen")
+def voice_screen() -> Response:
+    """The resident (or volunteer) rung for a masked call picked up: who calls, press 1."""
+    call_sid, target = _masked_call_args()
+    env, session = _call_env(), get_session()
+    found = calls.party_for_call(session, env, call_sid, target)
+    provider = get_provider()
+    if found is None:  # the request moved on since the dial began: put nobody through
+        return _twiml(provider.say(SCREEN_DECLINED["nl"], _voice_in(env, "nl"), hang_up=True))
+    language, voice = operator_voice(env.flow, found.language)
+    prompt = (RESIDENT_SCREEN if target == "resident" else VOLUNTEER_SCREEN)[language].format(
+        line=env.line.name,
+        what=request_words(language, found.help_request.category),
+        digits=spoken_digits(found.help_request.reference),
+    )
+    return _twiml(
+        provider.ask_for_key(
+            prompt=prompt,
+            voice=voice,
+            action_url=url_for("twilio.voice_screen_answer", call=call_sid, to=target),
+            otherwise=SCREEN_DECLINED[language],
+        )
+    )
+
+
+@blueprint.post("/voice/screen/answer")
+def voice_screen_answer() -> Response:
+    """1: the two are put through; anything else: this leg hangs up, the caller hears so."""
+    call_sid, target = _masked_call_args()
+    env, session = _call_env(), get_session()
+    found = calls.party_for_call(session, env, call_sid, target)
+    provider = get_provider()
+    if found is None or request.form.get("Digits") != "1":
+        language, voice = operator_voice(env.flow, found.language if found else "nl")
+        return _twiml(provider.say(SCREEN_DECLINED[language], voice, hang_up=True))
+    calls.accept_masked_call(session, call_sid=call_sid)
+    return _twiml(provider.proceed())
+
+
+def _masked_call_args() -> tuple[str, str]:
+    call_sid, target = request.args.get("call", ""), request.args.get("to", "")
+    if not CALL_SID.fullmatch(call_sid) or target not in connections.TARGETS:
+        abort(400, "call or to missing or malformed")
+    return call_sid, target
+
+
+def _voice_in(env: calls.CallEnv, language: str) -> Voice:
+    return operator_voice(env.flow, language)[1]
+
+
+def call_back_urls(help_request_id: int, operator_id: int) -> dict[str, str]:
+    """The absolute webhook URLs of one call-back (its first TwiML is sent inline)."""
+    base = _settings().public_base_url
+    return {
+        step: base + url_for(f"twilio.call_back_{step}", request_id=help_request_id,
+                             operator_id=operator_id)
+        for step in ("confirm", "whisper", "ended")
+    }  # fmt: skip
+
+
+def _call_back_leg(request_id: int, operator_id: int) -> callbacks.CallBackLeg:
+    leg = callbacks.call_back_leg(
+        get_session(),
+        settings=_settings(),
+        flows=current_app.extensions["hotline.flows"],
+        help_request_id=request_id,
+        operator_id=operator_id,
+    )
+    if leg is None:
+        abort(404)
+    return leg
+
+
+@blueprint.post("/voice/call-back/<int:request_id>/<int:operator_id>/confirm")
+def call_back_confirm(request_id: int, operator_id: int) -> Response:
+    """The operator answered their phone for a call-back: 1 rings the resident."""
+    leg = _call_back_leg(request_id, operator_id)
+    return _twiml(
+        callbacks.confirmed(
+            get_session(),
+            settings=_settings(),
+            provider=get_provider(),
+            leg=leg,
+            digits=request.form.get("Digits", ""),
+            urls=call_back_urls(request_id, operator_id),
+        )
+    )
+
+
+@blueprint.post("/voice/call-back/<int:request_id>/<int:operator_id>/whisper")
+def call_back_whisper(request_id: int, operator_id: int) -> Response:
+    """The resident picked up a call-back: they hear who is calling before the operator."""
+    leg = _call_back_leg(request_id, operator_id)
+    return _twiml(
+        callbacks.resident_whisper(get_provider(), leg, current_app.extensions["hotline.flows"])
+    )
+
+
+@blueprint.post("/voice/call-back/<int:request_id>/<int:operator_id>/ended")
+def call_back_ended(request_id: int, operator_id: int) -> Response:
+    """The resident's leg of a call-back is over (talked, or never answered)."""
+    leg = _call_back_leg(request_id, operator_id)
+    return _twiml(
+        callbacks.ended(get_session(), provider=get_provider(), leg=leg, bridged=dial_bridged())
+    )
+
+
+def dial_bridged() -> bool:
+    """Whether a Dial put the two parties through to each other.
+
+    Twilio's DialBridged says so; DialCallStatus alone cannot, since a call that the
+    rung party declined during screening, or that the caller left with *, may still
+    end "completed". Without DialBridged (older accounts) "completed" is taken as put through.
+    """
+    bridged = request.form.get("DialBridged")
+    if bridged is not None:
+        return bridged.lower() == "true"
+    return request.form.get("DialCallStatus") == "completed"
 
 
 @blueprint.post("/voice/transcription")

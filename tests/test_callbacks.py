@@ -89,10 +89,16 @@ def test_an_operator_calls_a_resident_back_through_their_own_phone(
     assert call.form["To"] == OLGAS_PHONE  # the operator's phone rings first
     assert call.form["From"] == LEUVEN_NUMBER
     twiml = ET.fromstring(call.form["Twiml"])
-    say, dial = twiml.find("Say"), twiml.find("Dial")
-    assert "4, 8, 2, 9, 1, 3" in "".join(say.itertext())  # digit by digit
-    assert dial.get("callerId") == LEUVEN_NUMBER  # the resident sees the hotline
-    assert [number.text for number in dial.iter("Number")] == [RESIDENT]
+    # Nobody is dialled yet: the operator must press 1, so a voicemail is never put through.
+    assert [child.tag for child in twiml] == ["Gather", "Say", "Hangup"]
+    gather = twiml.find("Gather")
+    assert gather.get("numDigits") == "1"
+    assert gather.get("action") == (
+        f"https://hotline.example.org/twilio/voice/call-back/{request_id}/{staff['olga']}/confirm"
+    )
+    assert "4, 8, 2, 9, 1, 3" in "".join(gather.itertext())  # digit by digit
+    assert "Press 1" in "".join(gather.itertext())  # olga works in English
+    assert twiml.find("Dial") is None and RESIDENT not in call.form["Twiml"]
     [event] = audit(engine, "call_back")
     assert event.operator_id == staff["olga"] and event.help_request_id == request_id
     assert event.detail == {"call_sid": event.detail["call_sid"]}
@@ -103,6 +109,86 @@ def test_an_operator_calls_a_resident_back_through_their_own_phone(
     page = operator.get(f"/requests/{request_id}").get_data(as_text=True)
     assert "Your phone will ring" in page
     assert shows_no_number(page)
+
+
+def call_back_step(twilio, request_id: int, operator_id: int, step: str, **form: str):
+    """Twilio posts one of the call-back's webhooks (signed, like every other)."""
+    params = {"AccountSid": "AC" + "0" * 32, "CallSid": "CA" + "1" * 32, **form}
+    response = twilio.post(f"/twilio/voice/call-back/{request_id}/{operator_id}/{step}", params)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return ET.fromstring(response.get_data())
+
+
+def test_pressing_1_rings_the_resident_who_first_hears_who_is_calling(
+    app, engine, operator, staff, fake_twilio, twilio
+):
+    request_id = a_request(app)
+    give_phone(app, staff["olga"])
+    operator.post(f"/requests/{request_id}/call-back")
+
+    dial_twiml = call_back_step(twilio, request_id, staff["olga"], "confirm", Digits="1")
+
+    dial = dial_twiml.find("Dial")
+    assert dial.get("callerId") == LEUVEN_NUMBER  # the resident sees the hotline
+    assert dial.get("action").endswith(f"/call-back/{request_id}/{staff['olga']}/ended")
+    [number] = dial.iter("Number")
+    assert number.text == RESIDENT  # only in the TwiML handed to Twilio
+    assert number.get("url").endswith(f"/call-back/{request_id}/{staff['olga']}/whisper")
+    whisper = call_back_step(twilio, request_id, staff["olga"], "whisper")
+    assert [child.tag for child in whisper] == ["Say"]
+    assert "Leuven Helpt" in "".join(whisper.itertext())
+    assert "belt u terug" in "".join(whisper.itertext())  # the request was made in Dutch
+    ended = call_back_step(
+        twilio, request_id, staff["olga"], "ended", DialCallStatus="completed", DialBridged="true"
+    )
+    assert [child.tag for child in ended] == ["Say", "Hangup"]
+    [result] = audit(engine, "call_back_result")
+    assert result.detail == {"outcome": "connected"}
+    assert result.help_request_id == request_id
+
+
+def test_a_voicemail_that_picks_up_the_operators_phone_never_reaches_the_resident(
+    app, engine, operator, staff, fake_twilio, twilio
+):
+    request_id = a_request(app)
+    give_phone(app, staff["olga"])
+    operator.post(f"/requests/{request_id}/call-back")
+
+    for digits in ("", "2", "#"):  # a voicemail greeting presses nothing, or noise
+        answer = call_back_step(twilio, request_id, staff["olga"], "confirm", Digits=digits)
+        assert answer.find("Dial") is None
+        assert [child.tag for child in answer] == ["Say", "Hangup"]
+    assert [e.detail["outcome"] for e in audit(engine, "call_back_result")] == [
+        "not_confirmed"
+    ] * 3
+    assert fake_twilio.calls[0].form["To"] == OLGAS_PHONE and len(fake_twilio.calls) == 1
+
+
+def test_an_unanswered_call_back_stays_on_the_list_with_its_attempts_counted(
+    app, engine, operator, staff, fake_twilio, twilio
+):
+    from hotline.voice.callbacks import attempts
+
+    request_id = a_request(app)
+    give_phone(app, staff["olga"])
+    operator.post(f"/requests/{request_id}/call-back")
+    call_back_step(twilio, request_id, staff["olga"], "confirm", Digits="1")
+    # Twilio cannot tell "no answer" from "declined during the whisper" by status: DialBridged.
+    call_back_step(
+        twilio, request_id, staff["olga"], "ended", DialCallStatus="completed", DialBridged="false"
+    )
+    with Session(engine) as session:
+        found = attempts(session, [request_id])[request_id]
+    assert (found.count, found.last_outcome) == (1, "not_answered")
+    assert found.last_at.tzinfo is not None
+
+
+def test_call_back_webhooks_need_twilios_signature_and_a_real_request(app, twilio, staff):
+    request_id = a_request(app)
+    path = f"/twilio/voice/call-back/{request_id}/{staff['olga']}/confirm"
+    assert twilio.post(path, {"Digits": "1"}, signature="forged").status_code == 403
+    response = twilio.post(f"/twilio/voice/call-back/999999/{staff['olga']}/confirm", {})
+    assert response.status_code == 404
 
 
 def test_an_operator_without_a_phone_on_file_is_sent_to_their_profile_page(

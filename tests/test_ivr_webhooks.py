@@ -262,6 +262,8 @@ WELCOME_SAYS = [
     "Pour le français, appuyez sur 2.",
     "For English, press 3.",
     "Om met een medewerker te spreken, druk 0.",
+    "Pour parler à un collaborateur, appuyez sur 0.",
+    "To speak to someone from our team, press 0.",
     "Om dit nog eens te horen, druk 9.",
 ]
 
@@ -535,7 +537,12 @@ def welcome_says(language: str) -> list[str]:
         press_line(FLOW["nodes"]["welcome"]["options"][key]["label"][lang], key, lang)
         for key, lang in (("1", "nl"), ("2", "fr"), ("3", "en"))
     ]
-    return texts("welcome", language) + languages + common_lines(language, back=False)
+    # Before a language is chosen, how to reach a person is said in every language.
+    operator = FLOW["keys"]["operator"]["label"]
+    spoken_in = dict.fromkeys([language, "nl", "fr", "en"])
+    persons = [press_line(operator[lang], "0", lang) for lang in spoken_in]
+    repeat = press_line(FLOW["keys"]["repeat"]["label"][language], "9", language)
+    return texts("welcome", language) + languages + persons + [repeat]
 
 
 def expected_menu(menu: str, language: str) -> list[str]:
@@ -898,9 +905,17 @@ def test_the_speech_hints_follow_the_language_of_the_call(leuven):
 def test_a_caller_who_withholds_their_number_is_still_helped(leuven, withheld):
     call = leuven.call(withheld)
     at_message(call, "nl")
-    done = call.record_nothing()
+    asked = call.record_nothing()  # asked for a number to call back on; would rather not
+    assert asked.gather_says == [message("number_ask", "nl")]
+    done = call.press("*")
     request = leuven.one(HelpRequest)
-    assert_reference_read_twice(done, request.reference, "nl")
+    no_callback = texts("confirmation_no_callback", "nl", reference_digits="")
+    digits = list(request.reference)
+    lead, again = REFERENCE_IS["nl"]
+    assert done.says == [no_callback[0], lead, *digits, again, *digits, *no_callback[3:]]
+    # The line never promises a call-back it cannot make.
+    assert texts("confirmation", "nl", reference_digits="")[3] not in done.says
+    done.assert_hangs_up()
     assert (request.contact_id, request.caller_hash) == (None, None)
     assert leuven.rows(Contact) == []
     # Nobody can prove the request is theirs: the neutral answer, like for anyone else.
@@ -1083,13 +1098,16 @@ def test_when_no_operator_answers_the_caller_leaves_a_message_and_is_called_back
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_after_talking_with_an_operator_the_caller_hears_goodbye(leuven, language):
+def test_after_talking_with_an_operator_the_caller_may_still_leave_a_message(leuven, language):
     call = leuven.call()
     at_main(call, language)
     call.press("0")
     answer = call.dial_ends("completed")
-    assert answer.says == texts("goodbye", language)
-    answer.assert_hangs_up()
+    assert answer.says == texts("after_operator", language)
+    assert answer.verbs[-2:] == ["Record", "Redirect"]
+    done = call.record_nothing()  # nothing to add: no request for it
+    assert done.says == texts("goodbye", language)
+    done.assert_hangs_up()
     assert leuven.rows(HelpRequest) == []
 
 

@@ -140,19 +140,23 @@ def test_twilio_request_logging_stays_off(provider, fake_twilio, caplog):
     assert "Leuven Helpt: test" not in caplog.text
 
 
-def test_the_bridge_announces_then_dials_the_resident_showing_the_line_number(provider):
-    twiml = provider.bridge(
-        announcement="Leuven Helpt. U belt de bewoner van hulpvraag 4, 8, 2, 9, 1, 3 terug.",
+def test_connect_says_who_then_dials_with_the_line_number_and_a_screen(provider):
+    twiml = provider.connect(
+        intro="Een ogenblik, we bellen de bewoner.",
         voice=Voice(language="nl-BE", voice="Google.nl-BE-Wavenet-A"),
         caller_id=LEUVEN_NUMBER,
         number=VOLUNTEER,
-        ended="Tot ziens.",
+        screen_url="https://hotline.example.org/twilio/voice/screen",
+        action_url="https://hotline.example.org/twilio/voice/ended",
+        timeout=45,
     )
 
     root = ET.fromstring(twiml)
-    assert [child.tag for child in root] == ["Say", "Dial", "Say", "Hangup"]
+    assert [child.tag for child in root] == ["Say", "Dial"]
     say, dial = root[0], root[1]
     assert say.get("language") == "nl-BE" and say.get("voice") == "Google.nl-BE-Wavenet-A"
-    assert "4, 8, 2, 9, 1, 3" in "".join(say.itertext())
     assert dial.get("callerId") == LEUVEN_NUMBER
-    assert [number.text for number in dial.iter("Number")] == [VOLUNTEER]
+    assert (dial.get("timeout"), dial.get("answerOnBridge")) == ("45", "true")
+    [number] = dial.iter("Number")
+    assert number.text == VOLUNTEER
+    assert number.get("url") == "https://hotline.example.org/twilio/voice/screen"

@@ -9,7 +9,18 @@ from .graph import flow_to_svg
 from .loader import FlowError, load_flow, load_flows
 from .schema import Flow
 from .simulate import simulate
-from .turns import CallContext, Dial, Effect, Gather, Hangup, Pause, Record, Say, Turn
+from .turns import (
+    CallContext,
+    Dial,
+    Effect,
+    Gather,
+    Hangup,
+    Pause,
+    ReadNumber,
+    Record,
+    Say,
+    Turn,
+)
 
 __all__ = [
     "CallContext",
@@ -20,6 +31,7 @@ __all__ = [
     "Gather",
     "Hangup",
     "Pause",
+    "ReadNumber",
     "Record",
     "Say",
     "Turn",

@@ -12,6 +12,7 @@ State keys (all JSON-serialisable):
     history    input nodes behind the current one, for the * (back) key
     entered    the last number that failed a check (read back as {entered})
     call_key   the key given to start_call (e.g. the CallSid)
+    phone      at a phone node: "ask" (waiting for a number) or "confirm" (read back)
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ from .schema import (
     HangupNode,
     MenuNode,
     Node,
+    PhoneNode,
     RecordNode,
     SayNode,
     Text,
 )
-from .turns import CallContext, Dial, Effect, Gather, Hangup, Pause, Record, Say, Turn
+from .turns import CallContext, Dial, Effect, Gather, Hangup, Pause, ReadNumber, Record, Say, Turn
 
 
 def start_call(flow: Flow, context: CallContext, *, call_key: str) -> Turn:
@@ -78,6 +80,8 @@ def handle_input(
         call.forward(node, node.goto)
     elif isinstance(node, DialNode):
         call.forward(node, node.goto if context.operator_available else node.unavailable)
+    elif isinstance(node, PhoneNode):
+        call.answer_phone(node, (digits or "").strip(), (speech or "").strip())
     else:
         # Not waiting for the caller (an effect or a hangup): a retried webhook; say it again.
         call.enter(node.id)
@@ -88,11 +92,19 @@ def resume(flow: Flow, state: dict, context: CallContext, result: dict) -> Turn:
     """Go on after the app carried out Turn.effect; result e.g. {"reference": "482913"}."""
     call = _Call(flow, state, context)
     node = call.node
+    if isinstance(node, PhoneNode):
+        call.number_checked(node, result.get("number"))
+        return call.turn()
     if not isinstance(node, EffectNode):
         raise ValueError(
             f"resume() needs a call waiting at an effect node, not at {node.type} node '{node.id}'"
         )
+    if "language" in node.returns and result.get("language") in flow.languages:
+        # e.g. a volunteer recognised by their number: spoken to in their own language
+        call.state["language"] = result["language"]
     for key in node.returns:
+        if key == "language":
+            continue
         if key in result:
             value = result[key]
             call.state["collected"][key] = (
@@ -171,6 +183,9 @@ class _Call:
                 self.state["misses"] = 0
             self.state["node"] = node_id
             node = self.flow.nodes[node_id]
+            if isinstance(node, PhoneNode) and self.context.caller_number_known:
+                node_id = node.goto  # we can call them back: nothing to ask
+                continue
             if node.waits_for_caller:
                 self.present(node)
                 return
@@ -204,13 +219,18 @@ class _Call:
     def back(self) -> None:
         self.enter(self.state["history"].pop())
 
-    def can_go_back(self, node: MenuNode | DigitsNode) -> bool:
-        return node.back and bool(self.state["history"])
+    def can_go_back(self, node: MenuNode | DigitsNode | PhoneNode) -> bool:
+        # At a phone node * means "no number, thank you".
+        return not isinstance(node, PhoneNode) and node.back and bool(self.state["history"])
 
-    def miss(self, node: MenuNode | DigitsNode, kind: str) -> None:
+    def miss(self, node: MenuNode | DigitsNode | PhoneNode, kind: str) -> None:
         """Silence or a wrong key: say so kindly and ask again, or get a person after max_misses."""
         self.state["misses"] += 1
-        if self.state["misses"] >= self.flow.max_misses:
+        if self.state["misses"] >= self.flow.max_misses and isinstance(node, PhoneNode):
+            # Asked for a number on the way to a call-back: go on without one.
+            self.state.pop("phone", None)
+            self.forward(node, node.declined)
+        elif self.state["misses"] >= self.flow.max_misses:
             self.say([self.flow.messages["give_up"]])
             self.forward(node, self.flow.operator)
         else:
@@ -266,7 +286,57 @@ class _Call:
         self.state["collected"][node.store] = entry
         self.forward(node, node.goto)
 
-    def common_key(self, node: MenuNode | DigitsNode, choice: str) -> bool:
+    def answer_phone(self, node: PhoneNode, digits: str, spoken: str) -> None:
+        """A number keyed in (then checked by the app), or 1/2 after hearing it read back."""
+        entry = digits or (speech.digits_from_speech(spoken) if spoken else "")
+        if self.state.get("phone") == "confirm":
+            if entry == "1":
+                self.state.pop("phone", None)
+                self.forward(node, node.goto)
+            elif entry == "2":
+                self.state["phone"] = "ask"
+                self.present(node)
+            elif entry == BACK_KEY:
+                self.declined(node)
+            elif entry in (OPERATOR_KEY, REPEAT_KEY):
+                self.common_key(node, entry)
+            else:
+                self.miss(node, "invalid" if entry else "no_input")
+            return
+        if entry == BACK_KEY:
+            self.declined(node)
+        elif not entry:
+            self.miss(node, "invalid" if spoken else "no_input")
+        elif len(entry) == 1 and self.common_key(node, entry):
+            return
+        elif not entry.isdigit() or not 2 <= len(entry) <= 15:
+            self.number_checked(node, None)
+        else:
+            # The number goes to the app, never into the state: the app keeps it in its vault.
+            self.state["phone"] = "checking"
+            self.effect = Effect(name="check_number", data={"digits": entry})
+
+    def number_checked(self, node: PhoneNode, ref: object) -> None:
+        """The app checked a keyed-in number: read it back, or say it is not a number."""
+        if ref:
+            self.state["collected"][node.store] = str(ref)
+            self.state["phone"] = "confirm"
+            self.present(node)
+            return
+        self.state["phone"] = "ask"
+        self.say([self.flow.messages["number_invalid"]])
+        self.state["misses"] += 1
+        if self.state["misses"] >= self.flow.max_misses:
+            self.declined(node)
+        else:
+            self.present(node)
+
+    def declined(self, node: PhoneNode) -> None:
+        self.state.pop("phone", None)
+        self.state["collected"].pop(node.store, None)
+        self.forward(node, node.declined)
+
+    def common_key(self, node: MenuNode | DigitsNode | PhoneNode, choice: str) -> bool:
         """Handle 0, 9 and *; False if choice is none of them (or * with nowhere to go back to)."""
         if choice == OPERATOR_KEY:
             self.forward(node, self.flow.operator)
@@ -320,6 +390,9 @@ class _Call:
                 )
             )
             return
+        if isinstance(node, PhoneNode):
+            self.present_phone(node)
+            return
         assert isinstance(node, (MenuNode, DigitsNode))
         # The prompt goes inside the Gather, so callers who know the menu can press early.
         lines = self.pause_after_speech(self.spoken(node.say) + self.spoken_keys(node))
@@ -335,21 +408,65 @@ class _Call:
             )
         )
 
-    def spoken_keys(self, node: MenuNode | DigitsNode) -> list[Say | Pause]:
+    def present_phone(self, node: PhoneNode) -> None:
+        """Ask for a number (any length, ended by #), or read the checked one back."""
+        self.state.setdefault("phone", "ask")
+        if self.state["phone"] != "confirm":
+            lines = self.spoken([self.flow.messages["number_ask"]])
+            num_digits, finish_on_key = None, "#"
+        else:
+            lines = self.spoken_with_number(
+                self.flow.messages["number_confirm"], self.state["collected"][node.store]
+            )
+            num_digits, finish_on_key = 1, None
+        lines += self.spoken_keys(node)
+        self.actions.append(
+            Gather(
+                actions=self.pause_after_speech(lines),
+                num_digits=num_digits,
+                finish_on_key=finish_on_key,
+                timeout=node.timeout or self.flow.timeout,
+                speech_hints=self.speech_hints(node),
+                language=self.code,
+            )
+        )
+
+    def spoken_with_number(self, text: Text, ref: str) -> list[Say | Pause | ReadNumber]:
+        """A sentence with {number} in it: the app reads the number at that place."""
+        before, _, after = text[self.state["language"]].partition("{number}")
+        lines: list[Say | Pause | ReadNumber] = list(
+            self.spoken([{self.state["language"]: before}])
+        )
+        lines.append(ReadNumber(ref=ref, language=self.code))
+        lines += self.spoken([{self.state["language"]: after}])
+        return lines
+
+    def spoken_keys(self, node: MenuNode | DigitsNode | PhoneNode) -> list[Say | Pause]:
         """ "For groceries, press 1." per option, then 0, 9 and maybe *; a pause before each."""
         language = self.state["language"]
         lines: list[Say | Pause] = []
         if isinstance(node, MenuNode):
             for option in node.options.values():
                 lines += self.option_line(option.label, option.key, option.language or language)
+        if isinstance(node, PhoneNode):
+            return lines  # the prompt itself says which keys to press
         common = (
             ["operator", "repeat", "back"] if self.can_go_back(node) else ["operator", "repeat"]
         )
         for name in common:
-            lines += self.option_line(
-                self.flow.keys[name].label, self.flow.keys[name].key, language
-            )
+            key = self.flow.keys[name]
+            if name == "operator" and isinstance(node, MenuNode):
+                # Before the caller chose a language, say how to reach a person in each.
+                for spoken_in in self.menu_languages(node):
+                    lines += self.option_line(key.label, key.key, spoken_in)
+                continue
+            lines += self.option_line(key.label, key.key, language)
         return lines
+
+    def menu_languages(self, node: MenuNode) -> list[str]:
+        """The caller's language, then every other language this menu lets them choose."""
+        chosen = [option.language for option in node.options.values() if option.language]
+        return list(dict.fromkeys([self.state["language"], *chosen]))
 
     def option_line(self, label: Text, key: str, language: str) -> list[Say | Pause]:
         spoken = self.flow.languages[language]
@@ -359,7 +476,7 @@ class _Call:
         )
         return [Pause(prompts.PAUSE_SECONDS), Say(text, spoken.code)]
 
-    def speech_hints(self, node: MenuNode | DigitsNode) -> list[str]:
+    def speech_hints(self, node: MenuNode | DigitsNode | PhoneNode) -> list[str]:
         language = self.state["language"]
         hints: list[str] = []
         if isinstance(node, MenuNode):

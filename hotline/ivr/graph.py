@@ -14,7 +14,17 @@ from collections import deque
 from dataclasses import dataclass, field
 from html import escape
 
-from .schema import BranchNode, DialNode, DigitsNode, EffectNode, Flow, MenuNode, Node, RecordNode
+from .schema import (
+    BranchNode,
+    DialNode,
+    DigitsNode,
+    EffectNode,
+    Flow,
+    MenuNode,
+    Node,
+    PhoneNode,
+    RecordNode,
+)
 
 CHAR_WIDTH = 7  # rough width of a 12px sans-serif character, enough to size boxes
 LINE_HEIGHT = 16
@@ -237,6 +247,8 @@ def _describe(node: Node) -> str:
         return f"branch: {node.condition}?"
     if isinstance(node, DialNode):
         return f"dial: {node.target}"
+    if isinstance(node, PhoneNode):
+        return f"phone number → {node.store}"
     return node.type
 
 

@@ -28,12 +28,15 @@ from .schema import (
     MenuNode,
     Node,
     Option,
+    PhoneNode,
     RecordNode,
     SayNode,
     Text,
 )
 
 MESSAGES = ("no_input", "invalid", "give_up")
+# Needed only by flows with a "phone" node; {number} in number_confirm is where it is read.
+PHONE_MESSAGES = ("number_ask", "number_confirm", "number_invalid")
 OPTION_KEYS = tuple("12345678")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
 SPEAKING_RATE = re.compile(r"^\d{2,3}%$")
@@ -185,11 +188,19 @@ class _Reader:
             raise self.error(
                 None, "flow.speaking_rate", f'must look like "90%", not {speaking_rate!r}'
             )
-        messages = self.table(self.get(raw, "messages", dict, None, ""), None, "messages", MESSAGES)
+        messages = self.table(
+            self.get(raw, "messages", dict, None, ""), None, "messages", MESSAGES + PHONE_MESSAGES
+        )
         keys = self.table(self.get(raw, "keys", dict, None, ""), None, "keys", tuple(COMMON_KEYS))
         nodes = self.get(raw, "nodes", dict, None, "")
         if not nodes:
             raise self.error(None, "nodes", "a flow needs at least one node")
+        wanted = MESSAGES
+        if any(isinstance(t, dict) and t.get("type") == "phone" for t in nodes.values()):
+            wanted += PHONE_MESSAGES
+        for name in PHONE_MESSAGES:
+            if name in messages and name not in wanted:
+                wanted += (name,)
         return Flow(
             name=self.get(head, "name", str, None, "flow"),
             source=self.source,
@@ -204,7 +215,7 @@ class _Reader:
                 name: self.text(
                     self.get(messages, name, dict, None, "messages"), None, f"messages.{name}"
                 )
-                for name in MESSAGES
+                for name in wanted
             },
             keys={
                 name: self.common_key(name, self.get(keys, name, dict, None, "keys"))
@@ -284,6 +295,7 @@ class _Reader:
             "branch": self.branch,
             "effect": self.effect,
             "dial": self.dial,
+            "phone": self.phone,
             "hangup": self.hangup,
         }
 
@@ -474,6 +486,17 @@ class _Reader:
             unavailable=self.get(table, "unavailable", str, node_id, ""),
         )
 
+    def phone(self, node_id: str, table: dict) -> PhoneNode:
+        self.table(table, node_id, "", ("type", "store", "goto", "declined", "timeout"))
+        return PhoneNode(
+            id=node_id,
+            say=(),
+            store=self.get(table, "store", str, node_id, ""),
+            goto=self.get(table, "goto", str, node_id, ""),
+            declined=self.get(table, "declined", str, node_id, ""),
+            timeout=self.positive(table, "timeout", node_id, "", None),
+        )
+
     def hangup(self, node_id: str, table: dict) -> HangupNode:
         self.table(table, node_id, "", ("type", "say"))
         return HangupNode(id=node_id, say=self.prompt(node_id, table, required=False))
@@ -507,7 +530,7 @@ def _check_graph(flow: Flow) -> None:
 
 def _successors(flow: Flow, node: Node) -> list[str]:
     targets = [exit_.target for exit_ in node.exits()]
-    if isinstance(node, (MenuNode, DigitsNode)):
+    if isinstance(node, (MenuNode, DigitsNode, PhoneNode)):
         targets.append(flow.operator)  # key 0 and too many misses
     return targets
 
@@ -519,7 +542,7 @@ def _check_facts(flow: Flow, error: Callable[..., FlowError]) -> None:
         if isinstance(node, MenuNode):
             for option in node.options.values():
                 facts.update(option.set)
-        elif isinstance(node, (DigitsNode, RecordNode)):
+        elif isinstance(node, (DigitsNode, RecordNode, PhoneNode)):
             facts.add(node.store)
         elif isinstance(node, EffectNode):
             facts.update(node.returns)

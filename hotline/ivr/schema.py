@@ -22,7 +22,7 @@ BACK_KEY = "*"
 COMMON_KEYS = {"operator": OPERATOR_KEY, "repeat": REPEAT_KEY, "back": BACK_KEY}
 
 # Facts a branch node may test: the boolean fields of CallContext.
-CONDITIONS = ("within_opening_hours", "operator_available")
+CONDITIONS = ("within_opening_hours", "operator_available", "caller_number_known")
 
 # Values a digits node may check against the CallContext.
 CHECKS = ("postcode",)
@@ -200,6 +200,31 @@ class DialNode(Node):
         return [
             Exit(key_path="goto", label="answered", target=self.goto),
             Exit(key_path="unavailable", label="unavailable", target=self.unavailable),
+        ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhoneNode(Node):
+    """Ask a caller whose number we cannot see for one to call them back on (keys, then #).
+
+    Passes straight on to ``goto`` when the caller's number is known. The app checks the
+    number (effect "check_number"), keeps it in its vault and hands back only a reference,
+    stored as ``store``; the number is read back and confirmed with 1 (2: key it again).
+    Pressing * (or giving up after too many misses) goes to ``declined``. What is said
+    comes from the flow's messages "number_ask", "number_confirm" and "number_invalid".
+    """
+
+    type: ClassVar[str] = "phone"
+    waits_for_caller: ClassVar[bool] = True
+    store: str  # collected: the app's reference to the number (never the number itself)
+    goto: str
+    declined: str
+    timeout: int | None = None
+
+    def exits(self) -> list[Exit]:
+        return [
+            Exit(key_path="goto", label="number", target=self.goto),
+            Exit(key_path="declined", label="declined", target=self.declined),
         ]
 
 

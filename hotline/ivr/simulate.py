@@ -13,7 +13,18 @@ from collections.abc import Callable
 
 from .engine import handle_input, operator_fallback, run_effects, start_call
 from .schema import Flow, MenuNode
-from .turns import CallContext, Dial, Effect, Gather, Hangup, Pause, Record, Say, Turn
+from .turns import (
+    CallContext,
+    Dial,
+    Effect,
+    Gather,
+    Hangup,
+    Pause,
+    ReadNumber,
+    Record,
+    Say,
+    Turn,
+)
 
 KEYS = re.compile(r"^[0-9*#]+$")
 HANG_UP = "q"
@@ -25,7 +36,9 @@ def fake_effects(effect: Effect) -> dict:
         return {"reference": f"{random.randint(100000, 999999)}"}
     if effect.name == "lookup_request":
         return {"status": "received"}
-    return {}
+    if effect.name == "check_number":  # a console number is taken as it is: "number 1"
+        return {"number": "1"}
+    return {}  # recognise_caller: an ordinary caller
 
 
 def simulate(
@@ -49,7 +62,7 @@ def simulate(
     turns = [run_effects(flow, start_call(flow, context, call_key=call_key), context, effects)]
     _show(turns[-1], output)
     if language is not None:
-        key = _language_key(flow, language)
+        key = _language_key(flow, turns[-1].state["node"], language)
         if key is not None:
             output(f"(presses {key}: {language})")
             turns.append(
@@ -73,8 +86,8 @@ def simulate(
     return turns
 
 
-def _language_key(flow: Flow, language: str) -> str | None:
-    start = flow.nodes[flow.start]
+def _language_key(flow: Flow, node_id: str, language: str) -> str | None:
+    start = flow.nodes[node_id]
     if isinstance(start, MenuNode):
         for option in start.options.values():
             if option.language == language:
@@ -116,6 +129,8 @@ def _show_action(action: object, output: Callable[[str], None], indent: str = ""
         output(f"{indent}[{action.language}] {action.text}")
     elif isinstance(action, Pause):
         output(f"{indent}...")
+    elif isinstance(action, ReadNumber):
+        output(f"{indent}[{action.language}] (the number keyed in, digit by digit)")
     elif isinstance(action, Gather):
         for inner in action.actions:
             _show_action(inner, output, indent)

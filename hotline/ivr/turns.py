@@ -13,6 +13,7 @@ class CallContext:
     postcodes: dict[str, str]  # postcode -> municipality, e.g. {"3000": "Leuven"}
     register_url: str = ""  # volunteer registration address, read out in the volunteer branch
     operator_available: bool = True  # False e.g. when a Dial to operators was not answered
+    caller_number_known: bool = True  # False when the caller withheld their number
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,17 @@ class Say:
     """Speak a text in a language (a BCP 47 code such as "nl-BE")."""
 
     text: str
+    language: str
+
+
+@dataclass(frozen=True)
+class ReadNumber:
+    """Read back, digit by digit, a phone number the app keeps under ``ref``.
+
+    The engine never sees the number: the app fills it in when rendering.
+    """
+
+    ref: str
     language: str
 
 
@@ -34,7 +46,7 @@ class Pause:
 class Gather:
     """Say the nested actions while listening for keys or speech."""
 
-    actions: list[Say | Pause]
+    actions: list[Say | Pause | ReadNumber]
     num_digits: int | None
     finish_on_key: str | None  # None: the renderer's default
     timeout: int
@@ -63,7 +75,7 @@ class Hangup:
     """End the call."""
 
 
-Action = Say | Pause | Gather | Record | Dial | Hangup
+Action = Say | Pause | ReadNumber | Gather | Record | Dial | Hangup
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,17 @@ class Voice:
     rate: str = "90%"  # slower than default, for callers of 80
 
 
+@dataclass(frozen=True)
+class DialPlan:
+    """Whom a Dial rings and how: the app resolves an IVR Dial's target into this."""
+
+    numbers: Sequence[str]  # rung at once; the first to pick up is connected
+    # Run on the answered leg before connecting (a whisper, or "press 1 to accept").
+    screen_url: str | None = None
+    timeout: int = 25
+    hangup_on_star: bool = False  # the caller may press * to stop waiting and leave a message
+
+
 class Provider:
     """What the app needs from a telephony provider."""
 
@@ -62,18 +73,40 @@ class Provider:
         *,
         action_url: str,
         voices: Mapping[str, Voice],
-        operators: Sequence[str] = (),
+        dial: DialPlan | None = None,
         caller_id: str | None = None,
         transcription_url: str | None = None,
     ) -> str:
-        """Turn IVR actions (hotline.ivr Say/Pause/Gather/...) into the provider's response."""
+        """Turn IVR actions (hotline.ivr Say/Pause/Gather/...) into the provider's response;
+        a Dial rings ``dial``'s numbers showing ``caller_id``."""
         raise NotImplementedError
 
-    def bridge(
-        self, *, announcement: str, voice: Voice, caller_id: str, number: str, ended: str
+    def say(self, text: str, voice: Voice, *, hang_up: bool = False) -> str:
+        """Instructions that say ``text`` (then hang up, if asked)."""
+        raise NotImplementedError
+
+    def proceed(self) -> str:
+        """Instructions with nothing to do: e.g. a screened call goes on to connect."""
+        raise NotImplementedError
+
+    def ask_for_key(self, *, prompt: str, voice: Voice, action_url: str, otherwise: str) -> str:
+        """Say ``prompt`` while waiting for one key, posted to ``action_url``; without a key,
+        say ``otherwise`` and hang up."""
+        raise NotImplementedError
+
+    def connect(
+        self,
+        *,
+        intro: str,
+        voice: Voice,
+        caller_id: str,
+        number: str,
+        screen_url: str,
+        action_url: str,
+        timeout: int,
     ) -> str:
-        """Instructions for an answered call: say ``announcement``, then connect to ``number``
-        showing ``caller_id``; say ``ended`` once that second call is over."""
+        """Say ``intro``, ring ``number`` showing ``caller_id``; ``screen_url`` runs on the
+        answered leg first; how it went is posted to ``action_url``."""
         raise NotImplementedError
 
     def send_sms(

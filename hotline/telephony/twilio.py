@@ -25,7 +25,7 @@ from twilio.twiml.voice_response import Dial, Gather, Say, VoiceResponse
 from hotline import ivr
 from hotline.config import Settings
 from hotline.privacy import redact_phone_numbers
-from hotline.telephony import Provider, TelephonyError, Voice
+from hotline.telephony import DialPlan, Provider, TelephonyError, Voice
 
 # twilio's HTTP client logs request bodies (which hold phone numbers) at INFO.
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
@@ -36,8 +36,6 @@ REQUEST_TIMEOUT = 10
 RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 # twilio puts "Unable to create record: " before Twilio's own explanation.
 SDK_PREFIX = re.compile(r"^Unable to \w+ record: ")
-# Elderly residents take a while to reach the phone: let it ring about nine times.
-RESIDENT_RING_SECONDS = 45
 TEXT_BODIES = ("application/json", "application/problem+json", "text/", "application/xml")
 
 
@@ -140,7 +138,7 @@ class TwilioProvider(Provider):
         *,
         action_url: str,
         voices: Mapping[str, Voice],
-        operators: Sequence[str] = (),
+        dial: DialPlan | None = None,
         caller_id: str | None = None,
         transcription_url: str | None = None,
     ) -> str:
@@ -181,19 +179,24 @@ class TwilioProvider(Provider):
                 # send it to the engine too, which treats it as "no message".
                 response.redirect(action_url, method="POST")
             elif isinstance(action, ivr.Dial):
-                dial = Dial(
+                if dial is None:
+                    raise ValueError("an IVR Dial needs a DialPlan")
+                verb = Dial(
                     action=action_url,
                     method="POST",
-                    timeout=25,
-                    # The line's number, so operators never see the resident's.
+                    timeout=dial.timeout,
+                    # The line's number, so the person rung never sees the caller's.
                     caller_id=caller_id,
                     # The caller may give up waiting and leave a message instead (press *).
-                    hangup_on_star=True,
+                    hangup_on_star=True if dial.hangup_on_star else None,
+                    # The caller hears ringing, not silence, until someone is put through.
                     answer_on_bridge=True,
                 )
-                for number in operators:
-                    dial.number(number)
-                response.append(dial)
+                for number in dial.numbers:
+                    verb.number(
+                        number, url=dial.screen_url, method="POST" if dial.screen_url else None
+                    )
+                response.append(verb)
             elif isinstance(action, ivr.Hangup):
                 response.hangup()
             else:
@@ -213,20 +216,54 @@ class TwilioProvider(Provider):
         else:
             raise TypeError(f"cannot render {type(action).__name__} as TwiML")
 
-    def bridge(
-        self, *, announcement: str, voice: Voice, caller_id: str, number: str, ended: str
-    ) -> str:
-        """TwiML: say ``announcement``, dial ``number`` as ``caller_id``, then say ``ended``."""
+    def say(self, text: str, voice: Voice, *, hang_up: bool = False) -> str:
+        """TwiML that says ``text`` (and hangs up, if asked)."""
+        response = VoiceResponse()
+        self._speak(response, ivr.Say(text=text, language=voice.language), {voice.language: voice})
+        if hang_up:
+            response.hangup()
+        return str(response)
+
+    def proceed(self) -> str:
+        """An empty TwiML response: a screening document that ends connects the call."""
+        return str(VoiceResponse())
+
+    def ask_for_key(self, *, prompt: str, voice: Voice, action_url: str, otherwise: str) -> str:
+        """TwiML: one key, posted to ``action_url``; without one, ``otherwise`` and hang up."""
         voices = {voice.language: voice}
         response = VoiceResponse()
-        self._speak(response, ivr.Say(text=announcement, language=voice.language), voices)
-        dial = Dial(caller_id=caller_id, timeout=RESIDENT_RING_SECONDS)
-        dial.number(number)
-        response.append(dial)
-        # Without an action URL the call goes on after the Dial: whoever is still on the line
-        # hears that the other side has gone (or never answered) instead of silence.
-        self._speak(response, ivr.Say(text=ended, language=voice.language), voices)
+        gather = Gather(input="dtmf", num_digits=1, action=action_url, method="POST", timeout=8)
+        self._speak(gather, ivr.Say(text=prompt, language=voice.language), voices)
+        response.append(gather)
+        # No key: Gather falls through to here (actionOnEmptyResult is off on purpose).
+        self._speak(response, ivr.Say(text=otherwise, language=voice.language), voices)
         response.hangup()
+        return str(response)
+
+    def connect(
+        self,
+        *,
+        intro: str,
+        voice: Voice,
+        caller_id: str,
+        number: str,
+        screen_url: str,
+        action_url: str,
+        timeout: int,
+    ) -> str:
+        """TwiML: say ``intro``, ring ``number`` as ``caller_id``; ``screen_url`` runs on the
+        answered leg before the two are connected; the outcome goes to ``action_url``."""
+        response = VoiceResponse()
+        self._speak(response, ivr.Say(text=intro, language=voice.language), {voice.language: voice})
+        dial = Dial(
+            caller_id=caller_id,
+            timeout=timeout,
+            action=action_url,
+            method="POST",
+            answer_on_bridge=True,
+        )
+        dial.number(number, url=screen_url, method="POST")
+        response.append(dial)
         return str(response)
 
     def send_sms(

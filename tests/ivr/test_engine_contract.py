@@ -25,10 +25,22 @@ from .phone import Caller
 ENGINE_DIR = Path(__file__).resolve().parents[2] / "hotline" / "ivr"
 
 
-def test_every_turn_carries_the_state_the_web_layer_stores(leuven, open_line):
+def welcomed(flow, context, call_key="CA1"):
+    """The first turn of an ordinary caller: not recognised as a volunteer or a resident."""
+    return run_effects(flow, start_call(flow, context, call_key=call_key), context, lambda e: {})
+
+
+def test_a_call_starts_by_asking_the_app_who_is_calling(leuven, open_line):
     turn = start_call(leuven, open_line, call_key="CA42")
+    assert turn.state["node"] == "recognise"
+    assert turn.effect == Effect("recognise_caller", {})
+    assert turn.actions == []
+
+
+def test_every_turn_carries_the_state_the_web_layer_stores(leuven, open_line):
+    turn = welcomed(leuven, open_line, call_key="CA42")
     assert {"step", "node", "language", "collected", "misses"} <= set(turn.state)
-    assert turn.state["step"] == 1
+    assert turn.state["step"] == 2
     assert turn.state["node"] == "welcome"
     assert turn.state["call_key"] == "CA42"
     assert json.loads(json.dumps(turn.state)) == turn.state
@@ -42,7 +54,7 @@ def test_the_step_grows_by_one_with_every_turn_including_effects(leuven, open_li
 
 
 def test_the_engine_never_changes_the_state_it_is_given(leuven, open_line):
-    state = start_call(leuven, open_line, call_key="CA1").state
+    state = welcomed(leuven, open_line).state
     before = json.dumps(state, sort_keys=True)
     handle_input(leuven, state, open_line, digits="1")
     handle_input(leuven, state, open_line, digits="7")
@@ -51,7 +63,7 @@ def test_the_engine_never_changes_the_state_it_is_given(leuven, open_line):
 
 def test_the_same_input_on_the_same_state_gives_the_same_answer(leuven, open_line):
     # What makes a retried webhook safe: the answer depends only on state and input.
-    state = start_call(leuven, open_line, call_key="CA1").state
+    state = welcomed(leuven, open_line).state
     first = handle_input(leuven, state, open_line, digits="2")
     again = handle_input(leuven, state, open_line, digits="2")
     assert first == again
@@ -64,7 +76,7 @@ def test_an_effect_waits_for_resume_and_a_retried_webhook_asks_for_it_again(leuv
     assert turn.effect == Effect(
         "create_request",
         {"language": "nl", "category": "groceries", "postcode": "3000", "urgency": "coming_days",
-         "recording": True},
+         "recording": True},  # and no caller_contact: the caller's own number is known
     )  # fmt: skip
     assert turn.state["node"] == "create_request"
     assert not turn.ended
@@ -76,7 +88,7 @@ def test_an_effect_waits_for_resume_and_a_retried_webhook_asks_for_it_again(leuv
 
 
 def test_resume_outside_an_effect_is_a_programming_error(leuven, open_line):
-    state = start_call(leuven, open_line, call_key="CA1").state
+    state = welcomed(leuven, open_line).state
     with pytest.raises(ValueError, match="effect node"):
         resume(leuven, state, open_line, {"reference": "1"})
 
@@ -101,7 +113,7 @@ def test_the_flow_tells_the_renderer_voices_and_speaking_rate(leuven):
 
 
 def test_menus_are_gathers_with_their_prompt_inside_so_callers_can_press_early(leuven, open_line):
-    turn = start_call(leuven, open_line, call_key="CA1")
+    turn = welcomed(leuven, open_line)
     assert len(turn.actions) == 1
     gather = turn.actions[0]
     assert isinstance(gather, Gather)

@@ -18,7 +18,7 @@ MINIMAL = (TEST_FLOWS / "minimal.toml").read_text(encoding="utf-8")
 def test_the_leuven_flow_offers_dutch_french_and_english(leuven):
     assert leuven.name == "Leuven Helpt"
     assert list(leuven.languages) == ["nl", "fr", "en"]
-    assert leuven.start == "welcome"
+    assert leuven.start == "recognise"  # volunteers and helped residents first
     assert isinstance(leuven.nodes["category"], MenuNode)
     assert isinstance(leuven.nodes["operator_connect"], DialNode)
 

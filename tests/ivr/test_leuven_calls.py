@@ -311,7 +311,7 @@ def test_a_silent_caller_is_never_hung_up_on_but_reaches_a_person(leuven, open_l
         assert not caller.ended
         caller.wait()
     assert caller.node == "operator_connect"
-    assert len(caller.turns) == 4  # welcome (silence = Dutch), main, main again, the operator
+    assert len(caller.turns) == 5  # who calls, welcome (silence = Dutch), main, main again, operator
 
 
 def test_a_silent_caller_at_night_is_called_back(leuven, closed_line):
@@ -418,8 +418,14 @@ def test_handle_input_at_the_dial_with_no_operator_available_is_the_same_fallbac
     assert isinstance(turn.actions[-1], Record)
 
 
-def test_after_talking_to_an_operator_the_call_ends_with_a_goodbye(caller):
-    caller.choose("nl").press("0").wait()  # the Dial's action webhook after the conversation
+def test_after_talking_to_an_operator_the_caller_may_still_leave_a_message(caller):
+    # The Dial's action after a conversation: the caller is only still there if they
+    # pressed * (or the operator hung up first), so the promised message is offered.
+    caller.choose("nl").press("0").wait()
+    assert caller.node == "after_operator"
+    assert isinstance(caller.last, Record)
+    caller.record(spoke=True)
+    assert [effect.name for effect in caller.effects][-1] == "leave_message"
     assert caller.node == "goodbye"
     assert caller.ended
 

@@ -35,8 +35,8 @@ def test_a_simulated_caller_asks_for_groceries_and_hears_the_reference(leuven, o
     )
     assert printed[0] == "[nl-BE] Welkom bij Leuven Helpt, de hulplijn van de stad Leuven."
     assert "[fr-BE] Pour le français, appuyez sur 2." in printed
-    assert [effect.name for effect in effects] == ["create_request"]
-    assert effects[0].data["recording"] is True
+    assert [effect.name for effect in effects] == ["recognise_caller", "create_request"]
+    assert effects[1].data["recording"] is True
     assert printed.count("[nl-BE] 4") == 2
     assert printed[-1] == "(call ended)"
     assert turns[-1].ended
@@ -79,7 +79,7 @@ def test_a_simulated_operator_who_does_not_answer_leads_to_a_call_back(leuven, o
     )
     assert "(connecting to operators)" in printed
     assert "[nl-BE] Op dit moment zijn alle medewerkers in gesprek." in printed
-    assert names == ["create_callback_request"]
+    assert names == ["recognise_caller", "create_callback_request"]
     assert printed[-1] == "(call ended)"
 
 

@@ -1,0 +1,127 @@
+"""What the line says to the *other* side of a call, in Dutch, French and English.
+
+The caller's own menus are data (``ivr_flows/``); these sentences are heard by the
+person the line rings for them: an operator picking up, a resident called back, a
+resident or volunteer put through. What a request is about is said with the same
+words as the volunteers' SMS (``hotline.messaging.texts.CATEGORIES``).
+"""
+
+from __future__ import annotations
+
+from hotline.messaging.texts import CATEGORIES
+
+LANGUAGES = ("nl", "fr", "en")
+
+# The caller's language, as said in each language: "een oproep in het Frans".
+LANGUAGE_NAMES = {
+    "nl": {"nl": "het Nederlands", "fr": "het Frans", "en": "het Engels"},
+    "fr": {"nl": "néerlandais", "fr": "français", "en": "anglais"},
+    "en": {"nl": "Dutch", "fr": "French", "en": "English"},
+}
+
+# An operator's phone answers a caller from the IVR: a whisper only they hear.
+OPERATOR_WHISPER = {
+    "nl": "{line}, oproep in {language}{about}.",
+    "fr": "{line}, appel en {language}{about}.",
+    "en": "{line}, a call in {language}{about}.",
+}
+ABOUT = {"nl": ", voor {what}", "fr": ", pour {what}", "en": ", about {what}"}
+URGENT = {"nl": ", dringend", "fr": ", urgent", "en": ", urgent"}
+
+# Call-back, operator's leg: nothing is dialled before the operator presses 1, so that a
+# voicemail that picks up is never put through to a resident.
+CALL_BACK_GUARD = {
+    "nl": "{line}. U belt de bewoner van hulpvraag {digits} terug. "
+    "Druk 1 om de bewoner nu te bellen.",
+    "fr": "{line}. Vous rappelez l'habitant de la demande {digits}. "
+    "Appuyez sur 1 pour appeler l'habitant maintenant.",
+    "en": "{line}. You are calling back the resident of request {digits}. "
+    "Press 1 to call the resident now.",
+}
+CALL_BACK_NOT_CONFIRMED = {
+    "nl": "Er werd geen 1 ingedrukt. De bewoner wordt niet gebeld. Tot ziens.",
+    "fr": "Vous n'avez pas appuyé sur 1. L'habitant ne sera pas appelé. Au revoir.",
+    "en": "No 1 was pressed. The resident will not be called. Goodbye.",
+}
+CALL_BACK_DIALLING = {
+    "nl": "Een ogenblik, we bellen de bewoner.",
+    "fr": "Un instant, nous appelons l'habitant.",
+    "en": "One moment, calling the resident.",
+}
+CALL_BACK_ENDED = {
+    "nl": "De bewoner is niet meer aan de lijn, of nam niet op. Tot ziens.",
+    "fr": "L'habitant n'est plus en ligne, ou n'a pas répondu. Au revoir.",
+    "en": "The resident is no longer on the line, or did not answer. Goodbye.",
+}
+# Call-back, resident's leg, before the operator speaks.
+CALL_BACK_WHISPER = {
+    "nl": "Goeiedag, hier is {line}. Een medewerker belt u terug over uw hulpvraag. "
+    "We verbinden u nu.",
+    "fr": "Bonjour, ici {line}. Un collaborateur vous rappelle au sujet de votre demande. "
+    "Nous vous mettons en relation.",
+    "en": "Hello, this is {line}. Someone from our team is calling you back about your "
+    "request. Connecting you now.",
+}
+
+# Masked calls: what the person rung hears before accepting with 1.
+RESIDENT_SCREEN = {
+    "nl": "Goeiedag, hier is {line}. We verbinden u met de vrijwilliger voor {what}. "
+    "Druk 1 om het gesprek aan te nemen.",
+    "fr": "Bonjour, ici {line}. Nous vous mettons en relation avec le bénévole pour {what}. "
+    "Appuyez sur 1 pour prendre l'appel.",
+    "en": "Hello, this is {line}. We are putting you through to the volunteer helping with "
+    "{what}. Press 1 to take the call.",
+}
+VOLUNTEER_SCREEN = {
+    "nl": "Hier is {line}. De bewoner van hulpvraag {digits} wil u spreken. "
+    "Druk 1 om het gesprek aan te nemen.",
+    "fr": "Ici {line}. L'habitant de la demande {digits} souhaite vous parler. "
+    "Appuyez sur 1 pour prendre l'appel.",
+    "en": "This is {line}. The resident of request {digits} would like to speak to you. "
+    "Press 1 to take the call.",
+}
+SCREEN_DECLINED = {
+    "nl": "Dan verbinden we u niet. Tot ziens.",
+    "fr": "Nous ne vous mettons pas en relation. Au revoir.",
+    "en": "We will not put the call through. Goodbye.",
+}
+
+
+def spoken_digits(digits: str) -> str:
+    """A reference or number read digit by digit: "4, 8, 2, 9, 1, 3"."""
+    return ", ".join(digits)
+
+
+def pick(texts: dict[str, str], language: str | None) -> str:
+    """The text in ``language``, or in Dutch when we have no text in that language."""
+    return texts.get(language or "nl") or texts["nl"]
+
+
+def operator_whisper(
+    *,
+    operator_language: str,
+    line_name: str,
+    caller_language: str | None,
+    category: str | None,
+    urgency: str | None,
+) -> str:
+    """ "Leuven Helpt, oproep in het Frans, voor boodschappen of apotheek, dringend." """
+    language = operator_language if operator_language in LANGUAGES else "nl"
+    names = LANGUAGE_NAMES[language]
+    about = ""
+    if category:
+        categories = CATEGORIES[language]
+        about = ABOUT[language].format(what=categories.get(category, categories["other"]))
+    if urgency == "today":
+        about += URGENT[language]
+    return OPERATOR_WHISPER[language].format(
+        line=line_name,
+        language=names.get(caller_language or "nl", names["nl"]),
+        about=about,
+    )
+
+
+def request_words(language: str | None, category: str | None) -> str:
+    """What a request is about, in the words of the volunteers' SMS."""
+    categories = CATEGORIES[language if language in LANGUAGES else "nl"]
+    return categories.get(category or "other", categories["other"])
