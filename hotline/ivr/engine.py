@@ -438,7 +438,8 @@ class _Call:
             self.spoken([{self.state["language"]: before}])
         )
         lines.append(ReadNumber(ref=ref, language=self.code))
-        lines += self.spoken([{self.state["language"]: after}])
+        # "{number}. Klopt dit?" : the read-back is a sentence of its own.
+        lines += self.spoken([{self.state["language"]: after.lstrip(" .,;:")}])
         return lines
 
     def spoken_keys(self, node: MenuNode | DigitsNode | PhoneNode) -> list[Say | Pause]:

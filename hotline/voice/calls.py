@@ -374,8 +374,25 @@ def _carry_out(
             reference=str(data.get("reference", "")),
             caller_hash=contact.caller_hash if contact else None,
         )
+        # A flow that can put the caller through to their volunteer says so.
+        if (
+            status == "volunteer_found"
+            and _flow_can_connect(env.flow)
+            and _party(session, env, call, line, "volunteer") is not None
+        ):
+            status = "volunteer_accepted"
         return {"status": status}
     raise ValueError(f"unknown IVR effect {effect.name!r}")
+
+
+def _flow_can_connect(flow: ivr.Flow) -> bool:
+    """Whether the flow's status lookup can put a resident through to their volunteer."""
+    return any(
+        isinstance(node, EffectNode)
+        and node.effect == "lookup_request"
+        and "volunteer_accepted" in (node.branches or {})
+        for node in flow.nodes.values()
+    )
 
 
 def _keyed_number(session: Session, env: CallEnv, digits: str) -> int | None:

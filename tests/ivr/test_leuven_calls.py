@@ -311,7 +311,9 @@ def test_a_silent_caller_is_never_hung_up_on_but_reaches_a_person(leuven, open_l
         assert not caller.ended
         caller.wait()
     assert caller.node == "operator_connect"
-    assert len(caller.turns) == 5  # who calls, welcome (silence = Dutch), main, main again, operator
+    assert (
+        len(caller.turns) == 5
+    )  # who calls, welcome (silence = Dutch), main, main again, operator
 
 
 def test_a_silent_caller_at_night_is_called_back(leuven, closed_line):
