@@ -85,9 +85,11 @@ def _call_sid() -> str:
     return call_sid
 
 
-def _call_env() -> calls.CallEnv:
+def _call_env(line_number_field: str = "To") -> calls.CallEnv:
+    """The line, flow and renderer of this call. On the legs the line rings for a caller
+    (an operator, a resident) the line's number is the From: it is the caller ID shown."""
     settings = _settings()
-    line = settings.line_for_number(request.form.get("To"))
+    line = settings.line_for_number(request.form.get(line_number_field))
     flow = get_flow(line.flow)
     provider = get_provider()
     voices = {
@@ -213,7 +215,7 @@ def voice_answered() -> Response:
     parent_sid = request.form.get("ParentCallSid") or request.args.get("call", "")
     if not CALL_SID.fullmatch(parent_sid):
         abort(400, "ParentCallSid missing or malformed")
-    env = _call_env()
+    env = _call_env("From")
     session = get_session()
     answered = live_calls.operator_answered(
         session, env.settings, call_sid=parent_sid, operator_number=request.form.get("To", "")
@@ -238,7 +240,7 @@ def voice_answered() -> Response:
 def voice_screen() -> Response:
     """The resident (or volunteer) rung for a masked call picked up: who calls, press 1."""
     call_sid, target = _masked_call_args()
-    env, session = _call_env(), get_session()
+    env, session = _call_env("From"), get_session()
     found = calls.party_for_call(session, env, call_sid, target)
     provider = get_provider()
     if found is None:  # the request moved on since the dial began: put nobody through
@@ -263,7 +265,7 @@ def voice_screen() -> Response:
 def voice_screen_answer() -> Response:
     """1: the two are put through; anything else: this leg hangs up, the caller hears so."""
     call_sid, target = _masked_call_args()
-    env, session = _call_env(), get_session()
+    env, session = _call_env("From"), get_session()
     found = calls.party_for_call(session, env, call_sid, target)
     provider = get_provider()
     if found is None or request.form.get("Digits") != "1":

@@ -158,9 +158,7 @@ def test_a_voicemail_that_picks_up_the_operators_phone_never_reaches_the_residen
         answer = call_back_step(twilio, request_id, staff["olga"], "confirm", Digits=digits)
         assert answer.find("Dial") is None
         assert [child.tag for child in answer] == ["Say", "Hangup"]
-    assert [e.detail["outcome"] for e in audit(engine, "call_back_result")] == [
-        "not_confirmed"
-    ] * 3
+    assert [e.detail["outcome"] for e in audit(engine, "call_back_result")] == ["not_confirmed"] * 3
     assert fake_twilio.calls[0].form["To"] == OLGAS_PHONE and len(fake_twilio.calls) == 1
 
 
