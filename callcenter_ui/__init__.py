@@ -18,9 +18,11 @@ from callcenter_ui import (
     api,
     assignments,
     auth,
+    call_words,
     calls,
     dashboard,
     help_requests,
+    live_calls,
     offer_words,
     volunteers,
 )
@@ -40,7 +42,15 @@ LANGUAGES = ("nl", "en")
 # English message ids; translations/nl holds the Dutch (see README, Translations).
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 # Blueprints whose pages are for logged-in staff (the API has its own token check).
-STAFF_BLUEPRINTS = (accounts, assignments, calls, dashboard, help_requests, volunteers)
+STAFF_BLUEPRINTS = (
+    accounts,
+    assignments,
+    calls,
+    dashboard,
+    help_requests,
+    live_calls,
+    volunteers,
+)
 
 
 def select_locale() -> str:
@@ -70,6 +80,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a shift is long; the session bounds it
     csrf.exempt(webhooks.blueprint)  # Twilio signs its requests instead
     offer_words.init_app(app)
+    call_words.init_app(app)
     app.register_blueprint(assets)
     app.register_blueprint(auth.blueprint)
     for module in STAFF_BLUEPRINTS:

@@ -19,6 +19,7 @@ from hotline.db import get_session, line_row
 from hotline.lifecycle import TRANSITIONS, IllegalTransition
 from hotline.messaging.conversation import follow_up_requests, offer_states
 from hotline.models import HelpRequest, Line, Operator, Volunteer
+from hotline.voice.callbacks import attempts as call_back_attempts
 
 blueprint = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -33,13 +34,15 @@ def _line_of(help_request: HelpRequest):
     return _settings().lines[slug]
 
 
-def _choices(values, blank: str | None = None):
+def label_choices(values, blank: str | None = None) -> list[SelectChoice]:
+    """Select options for vocabulary values, labelled in the operator's language."""
     labels = labels_for()
     pairs = [SelectChoice(value, labels.get(value, value)) for value in values]
     return ([SelectChoice("", blank)] if blank is not None else []) + pairs
 
 
-def _postcode_choices(line) -> list[SelectChoice]:
+def postcode_choices(line) -> list[SelectChoice]:
+    """The postcodes a line serves, with their municipality, after a blank "—"."""
     return [SelectChoice("", "—")] + [
         SelectChoice(code, f"{code} {name}") for code, name in line.postcodes.items()
     ]
@@ -93,12 +96,15 @@ def _queue_page(title: str, source: str | None = None):
         filters = triage.QueueFilters(**{**filters.__dict__, "source": source})
     session = get_session()
     rows = triage.list_queue(session, filters=filters, line_ids=current_user.line_ids)
+    request_ids = [row.help_request.id for row in rows]
     template = "requests/_rows.html" if request.headers.get("HX-Request") else "requests/queue.html"
     return render_template(
         template,
         title=title,
         rows=rows,
-        offers=offer_states(session, [row.help_request.id for row in rows]),
+        offers=offer_states(session, request_ids),
+        # The call-backs list says how often each request was called back, and how it went.
+        attempts=call_back_attempts(session, request_ids) if source == "callback" else None,
         filters=filters,
         statuses=list(TRANSITIONS),
         categories=vocabulary.CATEGORIES,
@@ -149,10 +155,10 @@ class CancelForm(FlaskForm):
 
 def _triage_form(help_request: HelpRequest, line, formdata=None) -> TriageForm:
     form = TriageForm(formdata=formdata, obj=None if formdata else help_request)
-    form.category.choices = _choices(vocabulary.CATEGORIES, blank="—")
-    form.postcode.choices = _postcode_choices(line)
-    form.urgency.choices = _choices(vocabulary.URGENCIES, blank="—")
-    form.language.choices = _choices(vocabulary.LANGUAGES, blank="—")
+    form.category.choices = label_choices(vocabulary.CATEGORIES, blank="—")
+    form.postcode.choices = postcode_choices(line)
+    form.urgency.choices = label_choices(vocabulary.URGENCIES, blank="—")
+    form.language.choices = label_choices(vocabulary.LANGUAGES, blank="—")
     return form
 
 
@@ -272,10 +278,10 @@ def new():
     # The operator's (first) line; choosing among several lines is not offered yet.
     line = settings.lines[(current_user.line_slugs or tuple(settings.lines))[0]]
     form = LiveCallForm()
-    form.language.choices = _choices(line.languages)
-    form.category.choices = _choices(vocabulary.CATEGORIES, blank="—")
-    form.postcode.choices = _postcode_choices(line)
-    form.urgency.choices = _choices(vocabulary.URGENCIES, blank="—")
+    form.language.choices = label_choices(line.languages)
+    form.category.choices = label_choices(vocabulary.CATEGORIES, blank="—")
+    form.postcode.choices = postcode_choices(line)
+    form.urgency.choices = label_choices(vocabulary.URGENCIES, blank="—")
     status = 200
     if form.validate_on_submit():
         session = get_session()

@@ -21,7 +21,7 @@ from hotline.audit import record
 from hotline.config import Settings, normalise_number
 from hotline.intake import create_help_request
 from hotline.models import CallSession, Contact, HelpRequest, Line, Operator, utcnow
-from hotline.privacy import caller_hash
+from hotline.privacy import caller_hash, redact_phone_numbers
 
 LOGGED = "call_taken"  # audit action: a request logged from a call an operator answered
 DISMISSED = "call_taken_dismissed"
@@ -212,7 +212,8 @@ def log_call(
         recording_sid=call.state.get("recording_sid"),
     )
     if notes:
-        help_request.notes = notes
+        # An operator may jot down what the caller said, numbers included: not here.
+        help_request.notes = redact_phone_numbers(notes)
     call.help_request_id = help_request.id
     session.add_all([help_request, call])
     record(session, LOGGED, operator_id=operator.id, help_request_id=help_request.id)
