@@ -514,3 +514,31 @@ def test_whispers_exist_in_every_language():
         voice_texts.CALL_BACK_WHISPER,
     ):
         assert set(table) == set(voice_texts.LANGUAGES)
+
+
+def test_a_caller_without_caller_id_who_offers_to_volunteer_is_asked_for_a_number(leuven):
+    from hotline.models import VolunteerLead
+
+    call = leuven.call("anonymous")
+    at_main(call, "nl")
+    call.press("2")  # I want to volunteer
+    asked = call.record(new_sid("RE"))
+    assert asked.gather_says == [message("number_ask", "nl")]
+    call.press("0476123456")
+    done = call.press("1")
+    assert done.says == texts("volunteer_thanks", "nl")
+    lead = leuven.one(VolunteerLead)
+    contact = leuven.session.get(Contact, lead.contact_id)
+    assert reveal_number(contact, settings_of(leuven).secrets) == "+32476123456"
+
+
+def test_a_would_be_volunteer_without_a_number_is_sent_to_the_register_page(leuven):
+    call = leuven.call("anonymous")
+    at_main(call, "en")
+    call.press("2")
+    call.record(new_sid("RE"))
+    done = call.press("*")
+    [said] = done.says
+    expected = texts("volunteer_thanks_no_number", "en", register_url="@")[0]
+    assert said.startswith(expected.split("@")[0]) and said.endswith("Goodbye.")
+    done.assert_hangs_up()

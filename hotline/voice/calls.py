@@ -366,7 +366,7 @@ def _carry_out(
             language=data.get("language"),
             recording_sid=recording_sid,
         )
-        return {"lead": lead.id}
+        return {"lead": lead.id, "callback": "yes" if lead.contact_id else "no"}
     if effect.name == "lookup_request":
         status = request_status_for_caller(
             session,
