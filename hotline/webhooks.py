@@ -22,15 +22,7 @@ from hotline.outbox import relay_written
 from hotline.queue import get_redis
 from hotline.telephony import Voice, get_provider
 from hotline.voice import callbacks, calls, connections, live_calls
-from hotline.voice.callbacks import operator_voice
-from hotline.voice.texts import (
-    RESIDENT_SCREEN,
-    SCREEN_DECLINED,
-    VOLUNTEER_SCREEN,
-    operator_whisper,
-    request_words,
-    spoken_digits,
-)
+from hotline.voice.texts import SCREEN_DECLINED, screen_prompt, speaking_voice
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
@@ -216,23 +208,16 @@ def voice_answered() -> Response:
     if not CALL_SID.fullmatch(parent_sid):
         abort(400, "ParentCallSid missing or malformed")
     env = _call_env("From")
-    session = get_session()
     answered = live_calls.operator_answered(
-        session, env.settings, call_sid=parent_sid, operator_number=request.form.get("To", "")
+        get_session(),
+        env.settings,
+        line=env.line,
+        call_sid=parent_sid,
+        operator_number=request.form.get("To", ""),
     )
     if answered is None:  # not a call of ours: connect without a word
         return _twiml(get_provider().proceed())
-    state = answered.call.state
-    collected = state.get("collected", {})
-    wanted = answered.operator.locale if answered.operator else env.flow.default_language
-    language, voice = operator_voice(env.flow, wanted)
-    text = operator_whisper(
-        operator_language=language,
-        line_name=env.line.name,
-        caller_language=state.get("language"),
-        category=collected.get("category"),
-        urgency=collected.get("urgency"),
-    )
+    text, voice = live_calls.whisper(answered, flow=env.flow, line_name=env.line.name)
     return _twiml(get_provider().say(text, voice))
 
 
@@ -242,17 +227,18 @@ def voice_screen() -> Response:
     call_sid, target = _masked_call_args()
     env, session = _call_env("From"), get_session()
     found = calls.party_for_call(session, env, call_sid, target)
-    provider = get_provider()
     if found is None:  # the request moved on since the dial began: put nobody through
-        return _twiml(provider.say(SCREEN_DECLINED["nl"], _voice_in(env, "nl"), hang_up=True))
-    language, voice = operator_voice(env.flow, found.language)
-    prompt = (RESIDENT_SCREEN if target == "resident" else VOLUNTEER_SCREEN)[language].format(
-        line=env.line.name,
-        what=request_words(language, found.help_request.category),
-        digits=spoken_digits(found.help_request.reference),
+        return _screen_declined(env, None)
+    language, voice = speaking_voice(env.flow, found.language)
+    prompt = screen_prompt(
+        target=target,
+        language=language,
+        line_name=env.line.name,
+        category=found.help_request.category,
+        reference=found.help_request.reference,
     )
     return _twiml(
-        provider.ask_for_key(
+        get_provider().ask_for_key(
             prompt=prompt,
             voice=voice,
             action_url=url_for("twilio.voice_screen_answer", call=call_sid, to=target),
@@ -267,12 +253,10 @@ def voice_screen_answer() -> Response:
     call_sid, target = _masked_call_args()
     env, session = _call_env("From"), get_session()
     found = calls.party_for_call(session, env, call_sid, target)
-    provider = get_provider()
     if found is None or request.form.get("Digits") != "1":
-        language, voice = operator_voice(env.flow, found.language if found else "nl")
-        return _twiml(provider.say(SCREEN_DECLINED[language], voice, hang_up=True))
+        return _screen_declined(env, found.language if found else None)
     calls.accept_masked_call(session, call_sid=call_sid)
-    return _twiml(provider.proceed())
+    return _twiml(get_provider().proceed())
 
 
 def _masked_call_args() -> tuple[str, str]:
@@ -282,8 +266,10 @@ def _masked_call_args() -> tuple[str, str]:
     return call_sid, target
 
 
-def _voice_in(env: calls.CallEnv, language: str) -> Voice:
-    return operator_voice(env.flow, language)[1]
+def _screen_declined(env: calls.CallEnv, language: str | None) -> Response:
+    """The person rung is not put through: say so (in their language, or the line's)."""
+    language, voice = speaking_voice(env.flow, language)
+    return _twiml(get_provider().say(SCREEN_DECLINED[language], voice, hang_up=True))
 
 
 def call_back_urls(help_request_id: int, operator_id: int) -> dict[str, str]:
@@ -329,9 +315,7 @@ def call_back_confirm(request_id: int, operator_id: int) -> Response:
 def call_back_whisper(request_id: int, operator_id: int) -> Response:
     """The resident picked up a call-back: they hear who is calling before the operator."""
     leg = _call_back_leg(request_id, operator_id)
-    return _twiml(
-        callbacks.resident_whisper(get_provider(), leg, current_app.extensions["hotline.flows"])
-    )
+    return _twiml(callbacks.resident_whisper(get_provider(), leg))
 
 
 @blueprint.post("/voice/call-back/<int:request_id>/<int:operator_id>/ended")

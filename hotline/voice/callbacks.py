@@ -52,15 +52,6 @@ class CallBackAlreadyRinging(CallBackError):
     """The operator's phone is already being rung for this request."""
 
 
-def operator_voice(flow: Flow, language: str) -> tuple[str, Voice]:
-    """The language to speak to an operator in (theirs if the flow speaks it) and its voice."""
-    for candidate in (language, flow.default_language, *flow.languages):
-        if candidate in texts.LANGUAGES and candidate in flow.languages:
-            spoken = flow.languages[candidate]
-            return candidate, Voice(spoken.code, spoken.voice, rate=flow.speaking_rate)
-    return "en", Voice(language="en-GB", voice="")
-
-
 def is_ringing(session: Session, *, help_request_id: int, operator_id: int) -> bool:
     """Whether this operator started a call-back for this request moments ago."""
     since = utcnow() - REPEAT_GUARD
@@ -104,24 +95,20 @@ def call_back(
     if is_ringing(session, help_request_id=help_request.id, operator_id=operator.id):
         raise CallBackAlreadyRinging("your phone is already being called for this request")
 
-    line = session.get(Line, help_request.line_id)
-    line_settings = settings.lines.get(line.slug)
-    caller_id = line_settings.phone_number if line_settings else line.phone_number
-    flow = flows[line_settings.flow] if line_settings else next(iter(flows.values()))
-    language, voice = operator_voice(flow, operator.locale)
+    leg = _leg(session, settings, flows, help_request, operator)
     # Nothing is dialled until the operator presses 1: a voicemail that picks up their
     # phone can never be put through to the resident.
     twiml = provider.ask_for_key(
-        prompt=texts.CALL_BACK_GUARD[language].format(
-            line=line.name, digits=texts.spoken_digits(help_request.reference)
+        prompt=texts.CALL_BACK_GUARD[leg.language].format(
+            line=leg.line.name, digits=texts.spoken_digits(help_request.reference)
         ),
-        voice=voice,
+        voice=leg.voice,
         action_url=urls(help_request.id, operator.id)["confirm"],
-        otherwise=texts.CALL_BACK_NOT_CONFIRMED[language],
+        otherwise=texts.CALL_BACK_NOT_CONFIRMED[leg.language],
     )
     call_sid = provider.create_call(
         to=reveal_number(operator_contact, settings.secrets),
-        from_=caller_id,
+        from_=leg.caller_id,
         twiml=twiml,
         timeout=OPERATOR_RING_SECONDS,
     )
@@ -144,14 +131,30 @@ CallBackUrls = Callable[[int, int], Mapping[str, str]]
 
 @dataclass(frozen=True)
 class CallBackLeg:
-    """What a call-back webhook needs: the request, the operator, the line's voice."""
+    """What a call-back needs: the request, the operator, the line, its flow and voice."""
 
     help_request: HelpRequest
     operator: Operator
     line: Line
-    caller_id: str
-    language: str  # the operator's
+    flow: Flow
+    caller_id: str  # the line's public number
+    language: str  # the operator's, as the flow speaks it
     voice: Voice
+
+
+def _leg(
+    session: Session,
+    settings: Settings,
+    flows: Mapping[str, Flow],
+    help_request: HelpRequest,
+    operator: Operator,
+) -> CallBackLeg:
+    line = session.get(Line, help_request.line_id)
+    line_settings = settings.lines.get(line.slug)
+    flow = flows[line_settings.flow] if line_settings else next(iter(flows.values()))
+    caller_id = line_settings.phone_number if line_settings else line.phone_number
+    language, voice = texts.speaking_voice(flow, operator.locale)
+    return CallBackLeg(help_request, operator, line, flow, caller_id, language, voice)
 
 
 def call_back_leg(
@@ -167,12 +170,7 @@ def call_back_leg(
     operator = session.get(Operator, operator_id)
     if help_request is None or operator is None:
         return None
-    line = session.get(Line, help_request.line_id)
-    line_settings = settings.lines.get(line.slug)
-    flow = flows[line_settings.flow] if line_settings else next(iter(flows.values()))
-    language, voice = operator_voice(flow, operator.locale)
-    caller_id = line_settings.phone_number if line_settings else line.phone_number
-    return CallBackLeg(help_request, operator, line, caller_id, language, voice)
+    return _leg(session, settings, flows, help_request, operator)
 
 
 def confirmed(
@@ -202,14 +200,9 @@ def confirmed(
     )
 
 
-def resident_whisper(provider: Provider, leg: CallBackLeg, flows: Mapping[str, Flow]) -> str:
+def resident_whisper(provider: Provider, leg: CallBackLeg) -> str:
     """What the resident hears on picking up, before the operator speaks: who is calling."""
-    flow = next(iter(flows.values()))
-    language, voice = operator_voice(flow, leg.help_request.language or "nl")
-    for candidate in flows.values():
-        if (leg.help_request.language or "") in candidate.languages:
-            language, voice = operator_voice(candidate, leg.help_request.language)
-            break
+    language, voice = texts.speaking_voice(leg.flow, leg.help_request.language)
     return provider.say(texts.CALL_BACK_WHISPER[language].format(line=leg.line.name), voice)
 
 

@@ -7,7 +7,6 @@ web worker can serve any step, and a retried webhook gets the very same answer.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,13 +24,12 @@ from hotline.intake import (
     request_status_for_caller,
 )
 from hotline.ivr.schema import DialNode, EffectNode, PhoneNode, RecordNode
+from hotline.messaging.texts import national_number
 from hotline.models import CallSession, Contact, HelpRequest, Line, VolunteerLead, utcnow
 from hotline.privacy import redact_phone_numbers, reveal_number, store_contact
 from hotline.telephony import DialPlan
 from hotline.voice import connections
 from hotline.voice.texts import spoken_digits
-
-log = logging.getLogger(__name__)
 
 # Renders the actions of one turn for the provider; gets the step the answer belongs to
 # and whom a Dial among them rings.
@@ -65,7 +63,7 @@ class CallEnv:
     line: LineSettings
     flow: ivr.Flow
     render: Renderer
-    urls: CallUrls | None = None
+    urls: CallUrls
 
 
 class UnknownCall(LookupError):
@@ -90,7 +88,7 @@ def _context(env: CallEnv, call: CallSession) -> ivr.CallContext:
     return context_for(env.line, utcnow(), caller_number_known=call.contact_id is not None)
 
 
-def caller_number(raw: str | None, country: str) -> str | None:
+def caller_e164(raw: str | None, country: str) -> str | None:
     """The caller's number in E.164, or None when it is withheld, unknown or not a number."""
     raw = (raw or "").strip()
     if raw in WITHHELD_NUMBERS:
@@ -104,16 +102,13 @@ def answer_call(session: Session, env: CallEnv, *, call_sid: str, caller_number:
     if call is not None:  # Twilio retried the first webhook
         return fill(session, env, call.last_response)
     line = line_row(session, env.settings, env.line.slug)
-    number = _caller_number(caller_number, env.line.country)
+    number = caller_e164(caller_number, env.line.country)
     contact = store_contact(session, env.settings.secrets, number) if number else None
     call = CallSession(
         call_sid=call_sid, line_id=line.id, contact_id=contact.id if contact else None
     )
     turn = ivr.start_call(env.flow, _context(env, call), call_key=call_sid)
     return _complete_turn(session, env, call, line, turn)
-
-
-_caller_number = caller_number
 
 
 def continue_call(
@@ -193,7 +188,6 @@ def _dial_plan(
     session: Session, env: CallEnv, call: CallSession, line: Line, target: str
 ) -> DialPlan | None:
     """Whom a Dial of the flow rings, as tokens; None when there is nobody to ring."""
-    urls = env.urls
     if target in connections.TARGETS:
         found = _party(session, env, call, line, target)
         if found is None:
@@ -201,14 +195,14 @@ def _dial_plan(
         call.bridged_at = None  # a new attempt: nobody accepted it yet
         return DialPlan(
             numbers=[f"contact:{found.contact.id}"],
-            screen_url=urls.screen(call.call_sid, target) if urls else None,
+            screen_url=env.urls.screen(call.call_sid, target),
             timeout=RESIDENT_RING_SECONDS,
         )
     if not env.line.operator_numbers:
         return None
     return DialPlan(
         numbers=[f"operator:{index}" for index in range(len(env.line.operator_numbers))],
-        screen_url=urls.answered(call.call_sid) if urls else None,
+        screen_url=env.urls.answered(call.call_sid),
         timeout=OPERATOR_RING_SECONDS,
         hangup_on_star=True,
     )
@@ -300,8 +294,7 @@ def _national_digits(e164: str, country: str) -> str:
         return "".join(filter(str.isdigit, e164))
     if phonenumbers.region_code_for_number(parsed) != country:
         return "00" + e164.lstrip("+")
-    national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return "".join(filter(str.isdigit, national))
+    return "".join(filter(str.isdigit, national_number(e164, country)))
 
 
 def _carry_out(
@@ -345,7 +338,7 @@ def _carry_out(
             line=line,
             contact=contact,
             call_sid=call.call_sid,
-            source="ivr" if effect.name == "create_request" else "callback",
+            source=REQUEST_EFFECTS[effect.name],
             language=data.get("language"),
             category=data.get("category"),
             postcode=data.get("postcode"),

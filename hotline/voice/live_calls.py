@@ -18,10 +18,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, or_, select
 
 from hotline.audit import record
-from hotline.config import Settings, normalise_number
+from hotline.config import LineSettings, Settings, normalise_number
 from hotline.intake import create_help_request
+from hotline.ivr import Flow
 from hotline.models import CallSession, Contact, HelpRequest, Line, Operator, utcnow
 from hotline.privacy import caller_hash, redact_phone_numbers
+from hotline.telephony import Voice
+from hotline.voice.texts import operator_whisper, speaking_voice
 
 LOGGED = "call_taken"  # audit action: a request logged from a call an operator answered
 DISMISSED = "call_taken_dismissed"
@@ -71,9 +74,11 @@ class LiveCall:
         return self.ended_at is None
 
 
-def operator_for_phone(session: Session, settings: Settings, number: str) -> Operator | None:
+def operator_for_phone(
+    session: Session, settings: Settings, number: str, country: str
+) -> Operator | None:
     """The active operator account whose own phone is ``number`` (matched by keyed hash)."""
-    e164 = normalise_number(number or "", next(iter(settings.lines.values())).country)
+    e164 = normalise_number(number or "", country)
     if e164 is None:
         return None
     hashed = caller_hash(e164, settings.secrets.hash_pepper)
@@ -85,7 +90,7 @@ def operator_for_phone(session: Session, settings: Settings, number: str) -> Ope
 
 
 def operator_answered(
-    session: Session, settings: Settings, *, call_sid: str, operator_number: str
+    session: Session, settings: Settings, *, line: LineSettings, call_sid: str, operator_number: str
 ) -> AnsweredCall | None:
     """An operator's phone picked up the IVR call ``call_sid``: the call is theirs. Idempotent.
 
@@ -96,7 +101,7 @@ def operator_answered(
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
     if call is None:
         return None
-    operator = operator_for_phone(session, settings, operator_number)
+    operator = operator_for_phone(session, settings, operator_number, line.country)
     if call.answered_at is None:
         call.answered_at = utcnow()
         call.answered_by_id = operator.id if operator else None
@@ -105,6 +110,23 @@ def operator_answered(
     elif call.answered_by_id is not None:
         operator = session.get(Operator, call.answered_by_id)
     return AnsweredCall(call=call, operator=operator)
+
+
+def whisper(answered: AnsweredCall, *, flow: Flow, line_name: str) -> tuple[str, Voice]:
+    """What the operator alone hears before being put through, in their own language:
+    "Leuven Helpt, oproep in het Frans, voor boodschappen of apotheek"."""
+    state = answered.call.state
+    collected = state.get("collected", {})
+    wanted = answered.operator.locale if answered.operator else flow.default_language
+    language, voice = speaking_voice(flow, wanted)
+    text = operator_whisper(
+        operator_language=language,
+        line_name=line_name,
+        caller_language=state.get("language"),
+        category=collected.get("category"),
+        urgency=collected.get("urgency"),
+    )
+    return text, voice
 
 
 def calls_taken(

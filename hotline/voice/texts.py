@@ -8,7 +8,9 @@ words as the volunteers' SMS (``hotline.messaging.texts.CATEGORIES``).
 
 from __future__ import annotations
 
+from hotline.ivr import Flow
 from hotline.messaging.texts import CATEGORIES
+from hotline.telephony import Voice
 
 LANGUAGES = ("nl", "fr", "en")
 
@@ -92,9 +94,14 @@ def spoken_digits(digits: str) -> str:
     return ", ".join(digits)
 
 
-def pick(texts: dict[str, str], language: str | None) -> str:
-    """The text in ``language``, or in Dutch when we have no text in that language."""
-    return texts.get(language or "nl") or texts["nl"]
+def speaking_voice(flow: Flow, language: str | None) -> tuple[str, Voice]:
+    """The language to speak to someone in (theirs if we have the words and the flow
+    speaks it, else the flow's own) and the flow's voice for it."""
+    for candidate in (language, flow.default_language, *flow.languages):
+        if candidate in LANGUAGES and candidate in flow.languages:
+            spoken = flow.languages[candidate]
+            return candidate, Voice(spoken.code, spoken.voice, rate=flow.speaking_rate)
+    return "en", Voice(language="en-GB", voice="")
 
 
 def operator_whisper(
@@ -108,10 +115,7 @@ def operator_whisper(
     """ "Leuven Helpt, oproep in het Frans, voor boodschappen of apotheek, dringend." """
     language = operator_language if operator_language in LANGUAGES else "nl"
     names = LANGUAGE_NAMES[language]
-    about = ""
-    if category:
-        categories = CATEGORIES[language]
-        about = ABOUT[language].format(what=categories.get(category, categories["other"]))
+    about = ABOUT[language].format(what=request_words(language, category)) if category else ""
     if urgency == "today":
         about += URGENT[language]
     return OPERATOR_WHISPER[language].format(
@@ -125,3 +129,13 @@ def request_words(language: str | None, category: str | None) -> str:
     """What a request is about, in the words of the volunteers' SMS."""
     categories = CATEGORIES[language if language in LANGUAGES else "nl"]
     return categories.get(category or "other", categories["other"])
+
+
+def screen_prompt(
+    *, target: str, language: str, line_name: str, category: str | None, reference: str
+) -> str:
+    """What the resident (``target`` "resident") or volunteer rung for a masked call hears."""
+    table = RESIDENT_SCREEN if target == "resident" else VOLUNTEER_SCREEN
+    return table[language].format(
+        line=line_name, what=request_words(language, category), digits=spoken_digits(reference)
+    )
