@@ -227,9 +227,7 @@ class _Call:
         """Silence or a wrong key: say so kindly and ask again, or get a person after max_misses."""
         self.state["misses"] += 1
         if self.state["misses"] >= self.flow.max_misses and isinstance(node, PhoneNode):
-            # Asked for a number on the way to a call-back: go on without one.
-            self.state.pop("phone", None)
-            self.forward(node, node.declined)
+            self.declined(node)  # asked for a number on the way to a call-back: go on without
         elif self.state["misses"] >= self.flow.max_misses:
             self.say([self.flow.messages["give_up"]])
             self.forward(node, self.flow.operator)
@@ -313,7 +311,6 @@ class _Call:
             self.number_checked(node, None)
         else:
             # The number goes to the app, never into the state: the app keeps it in its vault.
-            self.state["phone"] = "checking"
             self.effect = Effect(name="check_number", data={"digits": entry})
 
     def number_checked(self, node: PhoneNode, ref: object) -> None:
@@ -324,12 +321,7 @@ class _Call:
             self.present(node)
             return
         self.state["phone"] = "ask"
-        self.say([self.flow.messages["number_invalid"]])
-        self.state["misses"] += 1
-        if self.state["misses"] >= self.flow.max_misses:
-            self.declined(node)
-        else:
-            self.present(node)
+        self.miss(node, "number_invalid")
 
     def declined(self, node: PhoneNode) -> None:
         self.state.pop("phone", None)
@@ -419,7 +411,6 @@ class _Call:
                 self.flow.messages["number_confirm"], self.state["collected"][node.store]
             )
             num_digits, finish_on_key = 1, None
-        lines += self.spoken_keys(node)
         self.actions.append(
             Gather(
                 actions=self.pause_after_speech(lines),
@@ -442,15 +433,13 @@ class _Call:
         lines += self.spoken([{self.state["language"]: after.lstrip(" .,;:")}])
         return lines
 
-    def spoken_keys(self, node: MenuNode | DigitsNode | PhoneNode) -> list[Say | Pause]:
+    def spoken_keys(self, node: MenuNode | DigitsNode) -> list[Say | Pause]:
         """ "For groceries, press 1." per option, then 0, 9 and maybe *; a pause before each."""
         language = self.state["language"]
         lines: list[Say | Pause] = []
         if isinstance(node, MenuNode):
             for option in node.options.values():
                 lines += self.option_line(option.label, option.key, option.language or language)
-        if isinstance(node, PhoneNode):
-            return lines  # the prompt itself says which keys to press
         common = (
             ["operator", "repeat", "back"] if self.can_go_back(node) else ["operator", "repeat"]
         )
