@@ -35,7 +35,6 @@ from hotline import vocabulary
 from hotline.config import LineSettings
 from hotline.db import get_session
 from hotline.models import CallSession, HelpRequest, Line, Operator
-from hotline.privacy import redact_phone_numbers
 from hotline.voice import live_calls
 from hotline.voice.live_calls import LiveCall
 
@@ -235,7 +234,7 @@ def log(call_id: int) -> Response:
             category=form.category.data,
             postcode=form.postcode.data,
             urgency=form.urgency.data,
-            notes=redact_phone_numbers(form.notes.data or "").strip(),
+            notes=(form.notes.data or "").strip(),  # log_call hides phone numbers
         )
     except live_calls.AlreadyLogged:
         session.rollback()
