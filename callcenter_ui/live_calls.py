@@ -88,11 +88,6 @@ def parse_seen(seen: str) -> dict[int, str]:
     return {int(match.group(1)): match.group(0) for match in tokens if match}
 
 
-def _line(slug: str) -> LineSettings:
-    lines = current_app.extensions["hotline.settings"].lines
-    return lines.get(slug) or next(iter(lines.values()))
-
-
 def call_form(call: LiveCall | CallSession, line: LineSettings, formdata=None) -> LoggedCallForm:
     """The form of a call's card: pre-filled from the phone menu, or what was posted."""
     prefill = None
@@ -109,6 +104,12 @@ def call_form(call: LiveCall | CallSession, line: LineSettings, formdata=None) -
     form.postcode.choices = postcode_choices(line)
     form.urgency.choices = label_choices(vocabulary.URGENCIES, blank="—")
     return form
+
+
+def _line(slug: str) -> LineSettings:
+    """A call's line settings (the first line's if it is no longer configured)."""
+    lines = current_app.extensions["hotline.settings"].lines
+    return lines.get(slug) or next(iter(lines.values()))
 
 
 def _card(call: LiveCall) -> Card:
@@ -211,8 +212,7 @@ def log(call_id: int) -> Response:
     call = _taken_call(call_id)
     if call.help_request_id is not None:
         return _already_logged(call)
-    line_slug = session.get(Line, call.line_id).slug
-    form = call_form(call, _line(line_slug), formdata=request.form)
+    form = call_form(call, _line(session.get(Line, call.line_id).slug), formdata=request.form)
     if not form.validate_on_submit():
         if _is_htmx():
             marked = render_template(
@@ -246,10 +246,15 @@ def log(call_id: int) -> Response:
 @blueprint.post("/<int:call_id>/dismiss")
 def dismiss(call_id: int) -> Response:
     """Drop a call taken but not logged (a wrong number, a caller who hung up at once)."""
+    session = get_session()
     call = _taken_call(call_id)
-    if call.help_request_id is not None:
+    try:
+        live_calls.dismiss_call(session, call_id=call.id, operator=_operator())
+    except live_calls.AlreadyLogged:
         return _already_logged(call)
-    live_calls.dismiss_call(get_session(), call_id=call.id, operator=_operator())
+    except live_calls.StillOnTheLine:
+        flash(_("The caller is still on the line: save the request instead."), "error")
+        return _go(url_for("requests.queue"))
     if _is_htmx():
         return _updates(request.form.get("seen", ""), news=_("Call dismissed."))
     flash(_("Call dismissed."), "ok")

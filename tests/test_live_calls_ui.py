@@ -268,10 +268,21 @@ def test_dismissing_a_call_taken_but_not_logged_removes_its_card(
 def test_a_live_call_cannot_be_dismissed_while_the_caller_is_on_the_line(
     app, twilio, operator, olgas_phone, db_session
 ):
-    groceries_in_leuven_then_0(twilio).is_answered_by(OLGAS_PHONE)
+    caller = groceries_in_leuven_then_0(twilio)
+    caller.is_answered_by(OLGAS_PHONE)
     card = poll(operator).get_data(as_text=True)
 
     assert "Dismiss" not in card
+    # Even posted by hand: a dismissed live call would be neither logged nor called back.
+    call_id = call_session(db_session, caller).id
+    response = operator.post(f"/calls/{call_id}/dismiss")
+    assert response.status_code == 302
+    db_session.rollback()
+    assert call_session(db_session, caller).dismissed_at is None
+    caller.hangs_up()
+    assert operator.post(f"/calls/{call_id}/dismiss").status_code == 302
+    db_session.rollback()
+    assert call_session(db_session, caller).dismissed_at is not None
 
 
 def test_another_operator_does_not_see_or_touch_someone_elses_call(
@@ -433,3 +444,23 @@ def test_call_backs_and_masked_calls_are_in_the_requests_history_in_words(
     assert "The volunteer called the resident through the hotline: put through" in history
     assert "The resident called the volunteer through the hotline: not answered" in history
     assert "masked call" not in history and "call back result" not in history
+
+
+def test_an_account_limited_to_another_line_whose_phone_answers_does_not_take_the_call(
+    app, twilio, db_session
+):
+    with Session(app.extensions["hotline.engine"]) as session:
+        tienen = create_operator(
+            session, username="tine", display_name="Tine", password=STAFF_PASSWORD,
+            locale="en", lines=["tienen"],
+        ).id  # fmt: skip
+    give_phone(app, tienen)
+    tine = StaffClient(app, "tine")
+    caller = groceries_in_leuven_then_0(twilio)
+    caller.is_answered_by(OLGAS_PHONE)
+
+    session_row = call_session(db_session, caller)
+    assert session_row.answered_by_id is None  # a Leuven call: not Tine's
+    assert poll(tine, seen="").status_code == 204  # and not on her page
+    assert tine.post(f"/calls/{session_row.id}/log", {"language": "nl"}).status_code == 404
+    assert db_session.exec(select(HelpRequest)).all() == []

@@ -29,6 +29,7 @@ from hotline.models import CallSession, Contact, HelpRequest, Line, VolunteerLea
 from hotline.privacy import redact_phone_numbers, reveal_number, store_contact
 from hotline.telephony import DialPlan
 from hotline.voice import connections
+from hotline.voice.callbacks import RESIDENT_RING_SECONDS
 from hotline.voice.texts import spoken_digits
 
 # Renders the actions of one turn for the provider; gets the step the answer belongs to
@@ -41,7 +42,6 @@ WITHHELD_NUMBERS = frozenset(
     {"+7378742833", "+2562533", "+8656696", "+266696687", "+86282452253", "+464"}
 )
 OPERATOR_RING_SECONDS = 25
-RESIDENT_RING_SECONDS = 45  # elderly residents take a while to reach the phone
 # In stored answers, numbers are tokens, filled in again (from the configuration and the
 # vault) only in what is sent to the provider: see hide/fill below.
 TOKEN = re.compile(r">operator:(\d+)<|>contact:(\d+)<|\[\[number:(\d+)\]\]")
@@ -401,11 +401,6 @@ def _keyed_number(session: Session, env: CallEnv, digits: str) -> int | None:
     ):
         return None
     return store_contact(session, env.settings.secrets, number).id
-
-
-def help_request_for_call(session: Session, call_sid: str) -> HelpRequest | None:
-    """The help request a call created, if any."""
-    return session.exec(select(HelpRequest).where(HelpRequest.call_sid == call_sid)).first()
 
 
 def record_call_end(

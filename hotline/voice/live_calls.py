@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlmodel import Session, or_, select
 
 from hotline.audit import record
@@ -37,7 +36,11 @@ class LiveCallError(Exception):
 
 
 class NotYourCall(LiveCallError):
-    """The call was answered by someone else, or does not exist."""
+    """The call was answered by someone else, is on another line, or does not exist."""
+
+
+class StillOnTheLine(LiveCallError):
+    """A live call cannot be dismissed: it would be neither logged nor called back."""
 
 
 class AlreadyLogged(LiveCallError):
@@ -95,13 +98,15 @@ def operator_answered(
     """An operator's phone picked up the IVR call ``call_sid``: the call is theirs. Idempotent.
 
     Returns None for a call this app does not know. The operator is None when the phone
-    that answered belongs to no account (a line's shared desk phone): every operator of
-    the line then sees the call.
+    that answered belongs to no account of this line (a line's shared desk phone, or an
+    account limited to other lines): every operator of the line then sees the call.
     """
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
     if call is None:
         return None
     operator = operator_for_phone(session, settings, operator_number, line.country)
+    if operator is not None and not works_on(operator, line.slug):
+        operator = None
     if call.answered_at is None:
         call.answered_at = utcnow()
         call.answered_by_id = operator.id if operator else None
@@ -129,6 +134,11 @@ def whisper(answered: AnsweredCall, *, flow: Flow, line_name: str) -> tuple[str,
     return text, voice
 
 
+def works_on(operator: Operator, line_slug: str) -> bool:
+    """Whether an account works on a line (an empty list of lines: every line)."""
+    return not operator.lines or line_slug in operator.lines
+
+
 def calls_taken(
     session: Session, *, operator: Operator, now: datetime | None = None
 ) -> list[LiveCall]:
@@ -147,13 +157,13 @@ def calls_taken(
             CallSession.answered_at >= now - NOT_LOGGED_FOR,
         )
     )
-    mine = CallSession.answered_by_id == operator.id
+    query = query.where(
+        or_(CallSession.answered_by_id == operator.id, CallSession.answered_by_id.is_(None))
+    )
     if operator.lines:
-        shared = sa.and_(CallSession.answered_by_id.is_(None), Line.slug.in_(operator.lines))
-    else:
-        shared = CallSession.answered_by_id.is_(None)
+        query = query.where(Line.slug.in_(operator.lines))
     rows = session.exec(
-        query.where(or_(mine, shared)).order_by(CallSession.answered_at.desc()).limit(20)
+        query.order_by(CallSession.answered_at.desc()).limit(20)
     ).all()
     return [_live_call(session, call, slug) for call, slug in rows]
 
@@ -199,10 +209,8 @@ def taken_call(session: Session, *, call_id: int, operator: Operator) -> CallSes
         raise NotYourCall(f"no call {call_id} was answered")
     if call.answered_by_id is not None and call.answered_by_id != operator.id:
         raise NotYourCall(f"call {call_id} was answered by someone else")
-    if call.answered_by_id is None and operator.lines:
-        line = session.get(Line, call.line_id)
-        if line.slug not in operator.lines:
-            raise NotYourCall(f"call {call_id} is on another line")
+    if not works_on(operator, session.get(Line, call.line_id).slug):
+        raise NotYourCall(f"call {call_id} is on another line")
     return call
 
 
@@ -248,6 +256,8 @@ def dismiss_call(session: Session, *, call_id: int, operator: Operator) -> CallS
     call = taken_call(session, call_id=call_id, operator=operator)
     if call.help_request_id is not None:
         raise AlreadyLogged(f"call {call_id} already has a request")
+    if call.ended_at is None:
+        raise StillOnTheLine(f"call {call_id} is still going on")
     call.dismissed_at = utcnow()
     session.add(call)
     record(session, DISMISSED, operator_id=operator.id, call=call.id)
