@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired
 
 from hotline.accounts import authenticate, visible_line_ids
 from hotline.db import get_session
-from hotline.models import HelpRequest, Operator
+from hotline.models import HelpRequest, Operator, VolunteerLead
 
 blueprint = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -59,6 +59,14 @@ def visible_request(request_id: int) -> HelpRequest:
     if help_request is None or not current_user.may_see_line(help_request.line_id):
         abort(404)
     return help_request
+
+
+def visible_lead(lead_id: int) -> VolunteerLead:
+    """A volunteer lead the logged-in account may see, or 404 (another line's looks like none)."""
+    lead = get_session().get(VolunteerLead, lead_id)
+    if lead is None or not current_user.may_see_line(lead.line_id):
+        abort(404)
+    return lead
 
 
 def require_login():

@@ -13,10 +13,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from callcenter_ui.auth import visible_request
+from callcenter_ui.auth import visible_lead, visible_request
 from hotline import webhooks
 from hotline.db import get_session
-from hotline.models import Operator, VolunteerLead
+from hotline.models import Operator
 from hotline.privacy import redact_phone_numbers
 from hotline.telephony import TelephonyError, get_provider
 from hotline.voice import callbacks
@@ -108,7 +108,7 @@ def recording(request_id: int) -> Response:
 @blueprint.get("/volunteers/leads/<int:lead_id>/recording")
 def lead_recording(lead_id: int) -> Response:
     """What someone who offered to volunteer said (name and area), streamed likewise."""
-    lead = get_session().get(VolunteerLead, lead_id) or abort(404)
+    lead = visible_lead(lead_id)
     return _recording_response(lead.recording_sid, f"volunteer lead {lead_id}")
 
 

@@ -33,14 +33,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from callcenter_ui.auth import coordinator_required
+from callcenter_ui.auth import coordinator_required, visible_lead
 from callcenter_ui.offer_words import offer_event_text
 from hotline import intake
 from hotline.config import WEEKDAYS, LineSettings, Settings
 from hotline.db import get_session, line_row
 from hotline.dispatch import open_assignment_counts
 from hotline.messaging.conversation import volunteer_conversation
-from hotline.models import AuditEvent, Line, Operator, Volunteer, VolunteerLead
+from hotline.models import AuditEvent, Line, Operator, Volunteer
 from hotline.volunteers import (
     MAX_NAME_LENGTH,
     SKILLS,
@@ -267,8 +267,8 @@ def _lines_by_row_id() -> dict[int, LineSettings]:
 
 def _volunteer_or_404(volunteer_id: int) -> tuple[Volunteer, LineSettings]:
     volunteer = get_session().get(Volunteer, volunteer_id)
-    if volunteer is None:
-        abort(404)
+    if volunteer is None or not current_user.may_see_line(volunteer.line_id):
+        abort(404)  # another line's volunteer is not found, like another line's request
     return volunteer, line_settings(_settings(), get_session().get(Line, volunteer.line_id))
 
 
@@ -295,7 +295,9 @@ def index() -> str:
     status = request.args.get("status") if request.args.get("status") in STATUS_FILTERS else None
     status = status or "active"
     active = {"active": True, "inactive": False, "all": None}[status]
-    volunteers = search_volunteers(get_session(), text=text, skill=skill, active=active)
+    volunteers = search_volunteers(
+        get_session(), text=text, skill=skill, active=active, line_ids=current_user.line_ids
+    )
     return render_template(
         "volunteers/index.html",
         volunteers=volunteers,
@@ -443,7 +445,9 @@ def leads() -> str:
     status = request.args.get("status") or None
     return render_template(
         "volunteers/leads.html",
-        leads=intake.list_volunteer_leads(get_session(), status=status),
+        leads=intake.list_volunteer_leads(
+            get_session(), status=status, line_ids=current_user.line_ids
+        ),
         statuses=intake.LEAD_STATUSES,
         status=status,
         line=next(iter(_settings().lines.values())),
@@ -455,7 +459,7 @@ def leads() -> str:
 def lead_status(lead_id: int):
     """Coordinators note how a lead was followed up."""
     session = get_session()
-    lead = session.get(VolunteerLead, lead_id) or abort(404)
+    lead = visible_lead(lead_id)
     if request.form.get("status") not in intake.LEAD_STATUSES:
         abort(400)
     intake.set_lead_status(

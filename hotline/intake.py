@@ -132,9 +132,16 @@ def create_volunteer_lead(
 LEAD_STATUSES = ("new", "contacted", "registered", "dropped")
 
 
-def list_volunteer_leads(session: Session, *, status: str | None = None) -> list[VolunteerLead]:
-    """People who phoned to offer help; new ones first, oldest first within a status."""
+def list_volunteer_leads(
+    session: Session, *, status: str | None = None, line_ids: set[int] | None = None
+) -> list[VolunteerLead]:
+    """People who phoned to offer help; new ones first, oldest first within a status.
+
+    ``line_ids``: only these lines' (an account's lines; None: every line).
+    """
     query = select(VolunteerLead)
+    if line_ids is not None:
+        query = query.where(VolunteerLead.line_id.in_(line_ids))
     if status:
         query = query.where(VolunteerLead.status == status)
     first_new = sa.case((VolunteerLead.status == "new", 0), else_=1)

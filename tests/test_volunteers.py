@@ -402,3 +402,38 @@ def test_someone_who_offered_help_by_phone_is_a_lead_coordinators_follow_up(
     assert "registered as a volunteer" in coordinator.get("/volunteers/leads").get_data(
         as_text=True
     )
+
+
+def test_an_account_of_another_line_neither_sees_nor_changes_leuvens_volunteers_and_leads(
+    app, db_session
+):
+    from sqlmodel import Session
+
+    from hotline.accounts import create_operator
+    from hotline.db import line_row
+    from hotline.models import VolunteerLead
+    from tests.conftest import STAFF_PASSWORD, StaffClient
+
+    vera = make_volunteer(app, db_session, name="Vera Leuven")
+    settings = app.extensions["hotline.settings"]
+    lead = VolunteerLead(
+        line_id=line_row(db_session, settings, "leuven").id, recording_sid="RE" + "a" * 32
+    )
+    db_session.add(lead)
+    db_session.commit()
+    with Session(app.extensions["hotline.engine"]) as session:
+        create_operator(session, username="tine", display_name="Tine", password=STAFF_PASSWORD,
+                        locale="en", role="coordinator", lines=["tienen"])  # fmt: skip
+    tine = StaffClient(app, "tine")
+
+    assert "Vera Leuven" not in tine.get("/volunteers/?status=all").get_data(as_text=True)
+    assert tine.get(f"/volunteers/{vera.id}").status_code == 404
+    assert tine.post(f"/volunteers/{vera.id}/deactivate").status_code == 404
+    assert tine.get(f"/volunteers/leads/{lead.id}/recording").status_code == 404
+    assert tine.post(f"/volunteers/leads/{lead.id}", {"status": "dropped"}).status_code == 404
+    assert f"/volunteers/leads/{lead.id}" not in tine.get("/volunteers/leads").get_data(
+        as_text=True
+    )
+    db_session.refresh(vera)
+    db_session.refresh(lead)
+    assert (vera.active, lead.status) == (True, "new")

@@ -162,9 +162,7 @@ def calls_taken(
     )
     if operator.lines:
         query = query.where(Line.slug.in_(operator.lines))
-    rows = session.exec(
-        query.order_by(CallSession.answered_at.desc()).limit(20)
-    ).all()
+    rows = session.exec(query.order_by(CallSession.answered_at.desc()).limit(20)).all()
     return [_live_call(session, call, slug) for call, slug in rows]
 
 
