@@ -28,6 +28,8 @@ from wtforms import IntegerField, SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
 from callcenter_ui.auth import visible_request
+from callcenter_ui.help_requests import labels_for
+from callcenter_ui.offer_words import offer_status_text
 from callcenter_ui.volunteers import translated
 from hotline.config import LineSettings
 from hotline.db import get_session
@@ -301,5 +303,12 @@ def _flash_moved_on(help_request: HelpRequest, asked_before: set[int]) -> bool:
 
 def _message(error: AssignmentError | IllegalTransition) -> str:
     if isinstance(error, AssignmentError):
-        return translated(error)
+        # Statuses are codes ("given_back"): an operator reads them in words.
+        params = dict(error.params)
+        if "reply" in params:  # an offer's status and the answer it cannot take
+            for key in ("status", "reply"):
+                params[key] = offer_status_text(params[key])
+        elif "status" in params:  # a request's status
+            params["status"] = labels_for().get(params["status"], params["status"])
+        return _(error.message, **params)
     return _("This change is not possible in the request's current state.")

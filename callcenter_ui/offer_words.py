@@ -133,6 +133,7 @@ def offer_event_text(event: AuditEvent) -> str | None:
             "another volunteer accepted": _("Offer withdrawn: another volunteer accepted"),
             "the request is done": _("Offer withdrawn: the request is done"),
             "request cancelled": _("Offer withdrawn: the request was cancelled"),
+            "the volunteer texted STOP": _("Offer withdrawn: the volunteer texted STOP"),
         }.get(detail.get("reason"), _("Offer withdrawn"))
     if action == "sms_sent":
         return {

@@ -51,6 +51,14 @@ class AssignmentStatus(StrEnum):
     GIVEN_BACK = "given_back"  # accepted, then NEE: the request needs someone else
 
 
+# Why open offers are withdrawn when a request closes under them, as stable codes that
+# the call centre puts into words (callcenter_ui/offer_words.py).
+CLOSED_REASONS = {
+    RequestStatus.CANCELLED: "request cancelled",
+    RequestStatus.DONE: "the request is done",
+}
+
+
 A = AssignmentStatus
 OPEN_ASSIGNMENT_STATUSES = (A.OFFERED, A.ACCEPTED)
 REPLIES = (A.ACCEPTED, A.DECLINED, A.DONE)
@@ -269,7 +277,11 @@ def apply_reply(
     ):
         # Someone else's JA (or a closing operator) came first: this offer is withdrawn.
         taken = help_request.status in (RequestStatus.ACCEPTED, RequestStatus.DONE)
-        reason = "another volunteer accepted" if taken else f"the request is {help_request.status}"
+        reason = (
+            "another volunteer accepted"
+            if taken
+            else CLOSED_REASONS.get(help_request.status, f"the request is {help_request.status}")
+        )
         _close(session, assignment, A.CANCELLED, operator_id=operator_id, reason=reason)
         return ReplyOutcome(assignment, "taken" if taken else "closed", [])
     withdrawn = []

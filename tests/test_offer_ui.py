@@ -230,6 +230,34 @@ def test_a_decline_recorded_by_an_operator_moves_on_to_the_next_volunteer(
     assert [a.volunteer_id for a in open_offers] == [second.id]
 
 
+def test_an_answer_the_offer_can_no_longer_take_is_refused_in_words_not_codes(
+    app, operator, db_session
+):
+    volunteer = make_volunteer(app, db_session, name="First Fien")
+    help_request = make_request(app, db_session)
+    asked = offer(app, db_session, help_request, volunteer)
+    asked.status = "given_back"
+    db_session.add(asked)
+    db_session.commit()
+
+    operator.post(f"/assignments/{asked.id}/reply", {"reply": "accepted"})
+
+    [(category, said)] = flashes(operator)
+    assert category == "error"
+    assert said == "This assignment is already given back; it cannot become accepted."
+
+
+def test_an_offer_withdrawn_because_the_volunteer_texted_stop_says_so(app, db_session):
+    from callcenter_ui.offer_words import offer_event_text
+    from hotline.models import AuditEvent
+
+    event = AuditEvent(
+        action="assignment:cancelled", detail={"reason": "the volunteer texted STOP"}
+    )
+    with app.test_request_context():
+        assert offer_event_text(event) == "Offer withdrawn: the volunteer texted STOP"
+
+
 # The queue ---------------------------------------------------------------------------------
 
 
