@@ -254,8 +254,10 @@ def test_an_offer_withdrawn_because_the_volunteer_texted_stop_says_so(app, db_se
     event = AuditEvent(
         action="assignment:cancelled", detail={"reason": "the volunteer texted STOP"}
     )
-    with app.test_request_context():
+    with app.test_request_context(headers={"Accept-Language": "en"}):
         assert offer_event_text(event) == "Offer withdrawn: the volunteer texted STOP"
+    with app.test_request_context(headers={"Accept-Language": "nl"}):
+        assert offer_event_text(event) == "Aanbod ingetrokken: de vrijwilliger stuurde STOP"
 
 
 # The queue ---------------------------------------------------------------------------------
