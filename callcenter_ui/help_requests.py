@@ -48,6 +48,15 @@ def postcode_choices(line) -> list[SelectChoice]:
     ]
 
 
+def set_request_choices(form, line, *, languages=vocabulary.LANGUAGES, blank_language=True):
+    """The options of a request form's language, category, postcode and urgency fields."""
+    form.language.choices = label_choices(languages, blank="—" if blank_language else None)
+    form.category.choices = label_choices(vocabulary.CATEGORIES, blank="—")
+    form.postcode.choices = postcode_choices(line)
+    form.urgency.choices = label_choices(vocabulary.URGENCIES, blank="—")
+    return form
+
+
 def labels_for() -> dict[str, str]:
     """Translated labels of categories, urgencies, languages and statuses."""
     return {
@@ -155,11 +164,7 @@ class CancelForm(FlaskForm):
 
 def _triage_form(help_request: HelpRequest, line, formdata=None) -> TriageForm:
     form = TriageForm(formdata=formdata, obj=None if formdata else help_request)
-    form.category.choices = label_choices(vocabulary.CATEGORIES, blank="—")
-    form.postcode.choices = postcode_choices(line)
-    form.urgency.choices = label_choices(vocabulary.URGENCIES, blank="—")
-    form.language.choices = label_choices(vocabulary.LANGUAGES, blank="—")
-    return form
+    return set_request_choices(form, line)
 
 
 @blueprint.get("/<int:request_id>")
@@ -277,11 +282,7 @@ def new():
     settings = _settings()
     # The operator's (first) line; choosing among several lines is not offered yet.
     line = settings.lines[(current_user.line_slugs or tuple(settings.lines))[0]]
-    form = LiveCallForm()
-    form.language.choices = label_choices(line.languages)
-    form.category.choices = label_choices(vocabulary.CATEGORIES, blank="—")
-    form.postcode.choices = postcode_choices(line)
-    form.urgency.choices = label_choices(vocabulary.URGENCIES, blank="—")
+    form = set_request_choices(LiveCallForm(), line, languages=line.languages, blank_language=False)
     status = 200
     if form.validate_on_submit():
         session = get_session()

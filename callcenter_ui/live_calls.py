@@ -30,8 +30,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import Length
 
-from callcenter_ui.help_requests import label_choices, labels_for, postcode_choices
-from hotline import vocabulary
+from callcenter_ui.help_requests import labels_for, set_request_choices
 from hotline.config import LineSettings
 from hotline.db import get_session
 from hotline.models import CallSession, HelpRequest, Line, Operator
@@ -99,11 +98,7 @@ def call_form(call: LiveCall | CallSession, line: LineSettings, formdata=None) -
             "urgency": call.urgency or "",
         }
     form = LoggedCallForm(formdata=formdata, data=prefill)
-    form.language.choices = label_choices(line.languages, blank="—")
-    form.category.choices = label_choices(vocabulary.CATEGORIES, blank="—")
-    form.postcode.choices = postcode_choices(line)
-    form.urgency.choices = label_choices(vocabulary.URGENCIES, blank="—")
-    return form
+    return set_request_choices(form, line, languages=line.languages)
 
 
 def _line(slug: str) -> LineSettings:
