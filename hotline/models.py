@@ -227,7 +227,8 @@ class Volunteer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     line_id: int = Field(foreign_key="line.id", index=True)
     name: str = Field(max_length=120)
-    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    # Indexed: every call's first webhook asks whether the caller is a volunteer.
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     postcode: str = Field(max_length=8, index=True)
     languages: list = Field(default_factory=list, sa_type=JSON)  # ["nl", "en"]
     skills: list = Field(default_factory=list, sa_type=JSON)  # request categories

@@ -39,9 +39,13 @@ def upgrade() -> None:
             ["answered_by_id"],
             ["id"],
         )
+    with op.batch_alter_table("volunteer", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_volunteer_contact_id"), ["contact_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("volunteer", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_volunteer_contact_id"))
     with op.batch_alter_table("call_session", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_call_session_answered_by_id_operator"), type_="foreignkey"
