@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from hotline.audit import record
@@ -82,6 +83,19 @@ def _volunteer_of(
     return (row[0], row[1]) if row else None
 
 
+def _may_be_known(session: Session, *, line: Line, contact: Contact) -> bool:
+    """Whether the caller is one of the line's volunteers or has a request in hand."""
+    volunteer = sa.exists().where(
+        Volunteer.contact_id == contact.id, Volunteer.line_id == line.id, Volunteer.active
+    )
+    helped = sa.exists().where(
+        HelpRequest.caller_hash == contact.caller_hash,
+        HelpRequest.line_id == line.id,
+        HelpRequest.status == RequestStatus.ACCEPTED,
+    )
+    return bool(session.exec(select(sa.or_(volunteer, helped))).one())
+
+
 def recognise_caller(
     session: Session, *, line: Line, line_settings: LineSettings, contact: Contact | None
 ) -> dict:
@@ -90,6 +104,8 @@ def recognise_caller(
     role "volunteer" (one accepted request: its reference and area), "volunteer_several"
     (how many), "resident" (their request with a volunteer), or none: the usual welcome.
     """
+    if contact is None or not _may_be_known(session, line=line, contact=contact):
+        return {}  # most callers: one query on the first webhook, then the welcome
     volunteer = _volunteer(session, line=line, contact=contact)
     if volunteer is not None:
         accepted = _accepted(session, volunteer)
