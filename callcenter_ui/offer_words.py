@@ -18,7 +18,7 @@ from hotline.messaging.conversation import OfferState, is_no_volunteer_found
 from hotline.models import AuditEvent
 
 # Outbound delivery statuses (ours and Twilio's), grouped the way operators care about them.
-ON_ITS_WAY = ("pending", "accepted", "scheduled", "queued", "sending")
+ON_ITS_WAY = ("pending", "submitting", "accepted", "scheduled", "queued", "sending")
 DELIVERED = ("delivered", "read")
 NOT_DELIVERED = ("undelivered", "failed", "canceled")
 # History events about offers and SMS that are not "assignment:..." actions.

@@ -185,6 +185,9 @@ class OutboxMessage(SQLModel, table=True):
     run_at: datetime | None = _when(default=None)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=sa.Text)
+    # The job ran to the end (rq's on_success). Queued work that never gets here, because
+    # Redis lost it, is queued again by the relay's sweep (hotline.outbox.requeue_lost).
+    completed_at: datetime | None = _when(default=None, index=True)
 
 
 class Operator(SQLModel, table=True):
@@ -281,8 +284,10 @@ class SmsMessage(SQLModel, table=True):
     body: str = Field(default="", sa_type=sa.Text)
     # Twilio's id ("SM..."); a retried inbound webhook carries the same one.
     message_sid: str | None = Field(default=None, max_length=64, unique=True)
-    # out: pending -> queued / sent / delivered | undelivered / failed | not_sent; in: received
+    # out: pending -> submitting -> queued / sent / delivered | undelivered / failed | not_sent;
+    # in: received. "submitting": handed to the provider at submitted_at, answer not yet known.
     status: str = Field(default="pending", max_length=16)
+    submitted_at: datetime | None = _when(default=None)
     error_code: int | None = None
     # in: the TwiML answered, replayed verbatim when Twilio retries the webhook
     response: str = Field(default="", sa_type=sa.Text)

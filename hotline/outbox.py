@@ -8,23 +8,36 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis
 import sqlalchemy as sa
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
+from rq.job import Job
 from sqlmodel import Session, select
 
 from hotline.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
-# Backoff for failing jobs: 10 s, 1 min, 5 min, 15 min, 1 h; after that the job
-# stays in rq's failed registry where operators can see it.
-JOB_RETRY = Retry(max=5, interval=[10, 60, 300, 900, 3600])
+# Backoff for failing jobs: at once, 10 s, 1 min, 5 min, 15 min, 1 h; after that the job
+# stays in rq's failed registry where operators can see it. The first retry is immediate
+# because it is also how a job abandoned by a killed worker comes back (rq's cleanup of
+# its started registry retries it): waiting for the scheduler could cost another minute.
+JOB_RETRY = Retry(max=6, interval=[0, 10, 60, 300, 900, 3600])
 FAILED_JOB_TTL = 30 * 24 * 3600
+# Every job is short (a few queries and at most one request to Twilio, itself limited to
+# 10 s). A job still running after this is stopped by rq and retried; a worker killed
+# mid-job leaves an execution that expires this long (plus HEARTBEAT_MARGIN) after it began.
+JOB_TIMEOUT = 25
+# Work queued this long ago and neither finished nor known to rq any more was lost with
+# Redis's data (a restart without persistence): the sweep queues it again.
+LOST_AFTER = timedelta(seconds=60)
+# ... unless it is older than this: then rq's failed registry (30 days) is where it is.
+SWEEP_WINDOW = timedelta(days=2)
 
 
 def add_work(
@@ -95,18 +108,8 @@ def relay_pending(session: Session, connection: redis.Redis, limit: int = 100) -
             continue
         message = session.get(OutboxMessage, message_id, populate_existing=True)
         queue = Queue(message.queue, connection=connection)
-        options = {
-            "kwargs": message.payload,
-            "job_id": job_id(message),
-            "retry": JOB_RETRY,
-            "failure_ttl": FAILED_JOB_TTL,
-            "unique": True,
-        }
         try:
-            if message.run_at is not None and message.run_at > utcnow():
-                queue.enqueue_at(message.run_at, message.job, **options)
-            else:
-                queue.enqueue(message.job, **options)
+            _enqueue(queue, message)
         except DuplicateJobError:
             pass  # already in rq: someone queued it before a crash kept the row pending
         except redis.RedisError as error:
@@ -120,13 +123,96 @@ def relay_pending(session: Session, connection: redis.Redis, limit: int = 100) -
                 )
             )
             session.commit()
-            log.warning("outbox: Redis unavailable, %d row(s) stay pending", len(ids) - sent)
+            # Debug only: the worker's relay says once per outage that Redis is away.
+            log.debug("outbox: Redis unavailable, %d row(s) stay pending", len(ids) - sent)
             break
         message.last_error = None
         session.add(message)
         session.commit()
         sent += 1
     return sent
+
+
+def _enqueue(queue: Queue, message: OutboxMessage) -> None:
+    """Put one outbox row on rq (at its ``run_at`` if that is still to come)."""
+    options = {
+        "kwargs": message.payload,
+        "job_id": job_id(message),
+        "retry": JOB_RETRY,
+        "job_timeout": JOB_TIMEOUT,
+        "failure_ttl": FAILED_JOB_TTL,
+        "on_success": Callback(mark_completed),
+        "unique": True,
+    }
+    if message.run_at is not None and message.run_at > utcnow():
+        queue.enqueue_at(message.run_at, message.job, **options)
+    else:
+        queue.enqueue(message.job, **options)
+
+
+def mark_completed(job: Job, connection: redis.Redis, result: object, *args, **kwargs) -> None:
+    """rq's on_success callback: the outbox row of ``job`` did its work.
+
+    Runs in the worker, inside the app context. Best effort: if the database is away
+    now, the sweep finds the row later, queues it again and the job (idempotent) does
+    nothing a second time.
+    """
+    from hotline.db import get_engine, session_scope  # the worker's app engine
+
+    prefix = "outbox-"
+    if not job.id.startswith(prefix) or not job.id[len(prefix) :].isdigit():
+        return
+    with session_scope(get_engine()) as session:
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == int(job.id[len(prefix) :]))
+            .values(completed_at=utcnow())
+        )
+        session.commit()
+
+
+def requeue_lost(session: Session, connection: redis.Redis, limit: int = 500) -> int:
+    """Queue again the work that Redis lost; returns how many rows were queued again.
+
+    A row that was queued more than LOST_AFTER ago, never completed, and whose rq job
+    no longer exists (not waiting, running, scheduled, retrying nor failed) can only
+    have been lost with Redis's data. It is queued again under the same job id; the
+    job is idempotent, so work that did happen before the loss happens no second time.
+    """
+    now = utcnow()
+    rows = session.exec(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.completed_at.is_(None),  # type: ignore[union-attr]
+            OutboxMessage.enqueued_at.is_not(None),  # type: ignore[union-attr]
+            OutboxMessage.enqueued_at < now - LOST_AFTER,  # type: ignore[operator]
+            OutboxMessage.enqueued_at > now - SWEEP_WINDOW,  # type: ignore[operator]
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return 0
+    with connection.pipeline(transaction=False) as pipeline:
+        for message in rows:
+            pipeline.exists(Job.key_for(job_id(message)))
+        known = pipeline.execute()
+    requeued = 0
+    for message, exists in zip(rows, known, strict=True):
+        if exists:
+            continue
+        try:
+            _enqueue(Queue(message.queue, connection=connection), message)
+        except DuplicateJobError:
+            continue  # queued meanwhile by another worker's sweep
+        message.attempts += 1
+        message.enqueued_at = utcnow()
+        session.add(message)
+        requeued += 1
+    session.commit()
+    if requeued:
+        log.warning("outbox: %d job(s) lost by Redis were queued again", requeued)
+    return requeued
 
 
 def pending_count(session: Session) -> int:
@@ -151,11 +237,24 @@ class RelayThread(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        failing_since: float | None = None
         while not self.stopped.is_set():
             try:
                 self.relay_once()
-            except Exception:  # keep relaying: one bad moment must not stop the transport
-                log.exception("outbox relay failed; retrying in %s s", self.interval)
+            except Exception as error:  # keep relaying: one bad moment must not stop it
+                if failing_since is None:  # one line per outage, not one per attempt
+                    failing_since = time.monotonic()
+                    log.warning(
+                        "outbox relay failing (%s); retrying every %s s",
+                        type(error).__name__,
+                        self.interval,
+                    )
+            else:
+                if failing_since is not None:
+                    log.warning(
+                        "outbox relay works again after %.0f s", time.monotonic() - failing_since
+                    )
+                    failing_since = None
             self.stopped.wait(self.interval)
 
     def stop(self) -> None:

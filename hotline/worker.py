@@ -1,24 +1,58 @@
-"""The worker process: an rq worker inside the app, plus the outbox relay beside it."""
+"""The worker process: an rq worker inside the app, plus the outbox relay beside it.
+
+It rides out outages: while Redis is away it waits (one log line when it goes, one when
+it is back) and carries on with the same registration, scheduler and relay; a database
+that goes away fails the jobs of that moment, which rq retries with backoff, and costs
+the relay one log line per outage.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 
+import redis
 from flask import Flask
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
+from rq.intermediate_queue import IntermediateQueue
+from rq.job import Job
+from rq.utils import now as rq_now
 
 from hotline.db import session_scope
-from hotline.outbox import RelayThread, relay_pending
+from hotline.outbox import RelayThread, relay_pending, requeue_lost
 from hotline.queue import QUEUE_NAMES, get_queue, get_redis
+
+log = logging.getLogger(__name__)
+
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# Seconds between heartbeats of an idle worker is WORKER_TTL - 15 (rq's rule); /ready
+# counts a worker alive while its last heartbeat is recent.
+WORKER_TTL = 30
+# How often rq looks for jobs whose worker died (its maintenance pass). rq's default is
+# ten minutes; a killed worker's job must come back within a minute.
+MAINTENANCE_INTERVAL = 10
+# A job's execution expires this long after its timeout (rq's SimpleWorker adds a minute):
+# the worker runs one job at a time and every job has a timeout, so a worker that is
+# still alive has stopped the job by then.
+HEARTBEAT_MARGIN = 5
+# A job taken off a queue and not started this long after a maintenance pass first saw
+# it was taken by a worker that died (rq's own rule waits a minute).
+STUCK_AFTER = timedelta(seconds=5)
+# How long to wait between attempts to reach Redis again: 1 s, doubling, at most this.
+MAX_REDIS_WAIT = 10.0
 
 
 def relay_once(app: Flask) -> int:
-    """Relay whatever outbox work is pending; returns how many rows were queued."""
+    """Relay pending outbox work, and queue again work Redis lost; returns rows queued."""
     with app.app_context(), session_scope(app.extensions["hotline.engine"]) as session:
-        return relay_pending(session, get_redis(app))
+        connection = get_redis(app)
+        sent = relay_pending(session, connection)
+        return sent + requeue_lost(session, connection)
 
 
 def stop_when_parent_exits(parent_pid: int, interval: float = 1.0) -> threading.Thread:
@@ -34,6 +68,134 @@ def stop_when_parent_exits(parent_pid: int, interval: float = 1.0) -> threading.
     return watcher
 
 
+def wait_for_redis(
+    connection: redis.Redis, *, stopped: Callable[[], bool] = lambda: False
+) -> float:
+    """Block until Redis answers PING; returns the seconds waited (0.0 when it was up).
+
+    Logs one line when Redis is found away and one when it is back, whatever the
+    outage's length; retries after 1 s, doubling up to MAX_REDIS_WAIT.
+    """
+    try:
+        connection.ping()
+        return 0.0
+    except REDIS_ERRORS as error:
+        log.warning(
+            "Redis unavailable (%s); jobs wait until it is back, nothing is lost",
+            type(error).__name__,
+        )
+    began, pause = time.monotonic(), 1.0
+    while not stopped():
+        time.sleep(pause)
+        try:
+            connection.ping()
+        except REDIS_ERRORS:
+            pause = min(pause * 2, MAX_REDIS_WAIT)
+            continue
+        waited = time.monotonic() - began
+        log.warning("Redis is back after %.0f s; carrying on", waited)
+        return waited
+    return time.monotonic() - began
+
+
+class _PromptIntermediateQueue(IntermediateQueue):
+    """rq's list of jobs taken off a queue but not yet started.
+
+    A job stays there only between being taken and being started (milliseconds), unless
+    its worker died in between; rq waits a minute before failing (and so retrying) it,
+    we wait STUCK_AFTER.
+    """
+
+    def should_be_cleaned_up(self, job_id: str) -> bool:
+        first_seen = self.get_first_seen(job_id)
+        return first_seen is not None and rq_now() - first_seen > STUCK_AFTER
+
+
+class WorkerQueue(Queue):
+    """A queue as the worker sees it: stuck jobs come back within seconds."""
+
+    @property
+    def intermediate_queue(self) -> IntermediateQueue:
+        return _PromptIntermediateQueue(self.key, connection=self.connection)
+
+
+class _QuietRedisRetries(logging.Filter):
+    """Drops rq's own line per reconnection attempt: wait_for_redis says it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "could not connect to Redis instance" not in str(record.msg)
+
+
+class HotlineWorker(SimpleWorker):
+    """rq's SimpleWorker, tuned to notice dead workers fast and to wait out Redis outages."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """How long this job's execution counts as running without news from us.
+
+        SimpleWorker sends no heartbeat during a job and allows its timeout plus a
+        minute; ours allows the timeout plus HEARTBEAT_MARGIN, so that the job of a
+        killed worker is found abandoned (and retried by rq) within seconds of that.
+        """
+        if job.timeout and job.timeout > 0:
+            return int(job.timeout) + HEARTBEAT_MARGIN
+        return super().get_heartbeat_ttl(job, working_time)
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
+        """rq's heartbeat; when Redis is away, wait for it here instead of quitting."""
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline)
+        while True:
+            try:
+                return super().heartbeat(timeout)
+            except REDIS_ERRORS:
+                self._wait_for_redis()
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """rq's suspension check, waiting out a Redis outage."""
+        while True:
+            try:
+                return super().check_for_suspension(burst)
+            except REDIS_ERRORS:
+                self._wait_for_redis()
+
+    def run_maintenance_tasks(self) -> None:
+        """rq's maintenance (abandoned jobs, the scheduler); skipped while Redis is away."""
+        try:
+            super().run_maintenance_tasks()
+        except REDIS_ERRORS:
+            self._wait_for_redis()
+
+    def execute_job(self, job: Job, queue) -> None:
+        """Run one job. If Redis goes away around it, rq's bookkeeping of the job is
+        incomplete: its execution expires and rq retries the job, which is idempotent."""
+        try:
+            super().execute_job(job, queue)
+        except REDIS_ERRORS:
+            self._wait_for_redis()
+
+    def _wait_for_redis(self) -> None:
+        wait_for_redis(self.connection, stopped=lambda: self._stop_requested)
+        if self._stop_requested:
+            return
+        if not self.connection.exists(self.key):
+            # Redis restarted without its data: this worker must be known again (for
+            # /ready, `rq info`) and its scheduler lock taken anew.
+            self.register_birth()
+        self.last_cleaned_at = None  # look for abandoned jobs and restart the scheduler now
+
+
+_FORK_HOOK: list[bool] = []
+
+
+def _schedulers_stop_with_their_worker() -> None:
+    """rq forks its scheduler; a worker killed outright (SIGKILL, out of memory) would
+    leave it running, holding the scheduler lock, for ever. Once per process, make every
+    child forked from here stop when its parent is gone."""
+    if not _FORK_HOOK:
+        os.register_at_fork(after_in_child=lambda: stop_when_parent_exits(os.getppid()))
+        _FORK_HOOK.append(True)
+
+
 def run_worker(app: Flask, *, queues: Sequence[str] | None = None, burst: bool = False) -> bool:
     """Work the queues until stopped (or, with ``burst``, until they are empty).
 
@@ -43,19 +205,49 @@ def run_worker(app: Flask, *, queues: Sequence[str] | None = None, burst: bool =
     SimpleWorker runs jobs in this process, inside the app context, with the app's
     engine and connection pool; rq's forking worker would pay a fork per job and
     must not share pooled database connections across the fork.
+
+    A worker started while Redis is down waits for it; one whose Redis goes away
+    waits and carries on (see HotlineWorker); if rq gives up all the same, a new
+    worker takes over once Redis is back.
     """
     settings = app.extensions["hotline.settings"]
     parent = os.environ.get("HOTLINE_WORKER_PARENT_PID")
     if parent and parent.isdigit() and not burst:
         stop_when_parent_exits(int(parent))
-    relay = RelayThread(lambda: relay_once(app), settings.outbox_relay_interval)
-    relay_once(app)  # catch up before the first job, also in burst mode
+    logging.getLogger("rq.worker").addFilter(_QuietRedisRetries())
     if not burst:
-        relay.start()
-    names = list(queues or QUEUE_NAMES)
-    worker = SimpleWorker([get_queue(name, app) for name in names], connection=get_redis(app))
+        _schedulers_stop_with_their_worker()
+    connection = get_redis(app)
+    relay = RelayThread(lambda: relay_once(app), settings.outbox_relay_interval)
+    names = [get_queue(name, app).name for name in queues or QUEUE_NAMES]  # known names only
+    worked = False
     try:
-        with app.app_context():
-            return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+        while True:
+            wait_for_redis(connection)
+            relay_once(app)  # catch up before the first job, also in burst mode
+            if not burst and not relay.is_alive():
+                relay.start()
+            worker = HotlineWorker(
+                [WorkerQueue(name, connection=connection) for name in names],
+                connection=connection,
+                queue_class=WorkerQueue,
+                worker_ttl=WORKER_TTL,
+                maintenance_interval=MAINTENANCE_INTERVAL,
+            )
+            try:
+                with app.app_context():
+                    worked = (
+                        worker.work(
+                            burst=burst, with_scheduler=True, logging_level=settings.log_level
+                        )
+                        or worked
+                    )
+            except REDIS_ERRORS:
+                pass  # rq's teardown could not say goodbye to a Redis that is away
+            if burst or worker._shutdown_requested_date is not None:
+                break  # stopped on purpose (SIGTERM, SIGINT) or done
+            log.warning("worker stopped unexpectedly; starting a new one")
+            time.sleep(1)  # a worker that cannot start must not spin
     finally:
         relay.stop()
+    return worked

@@ -164,13 +164,17 @@ def test_when_twilio_fails_the_sms_is_retried_later_and_not_marked_as_sent(
     app, engine, redis_conn, work, fake_twilio
 ):
     offer(app)
-    fake_twilio.fail_next("Messages.json", status=500, code=20500, message="Internal error")
+    for _ in range(2):
+        fake_twilio.fail_next("Messages.json", status=500, code=20500, message="Internal error")
     relay(engine, redis_conn)
     work()
 
     job = the_job(engine, redis_conn)
-    assert job.get_status() == "scheduled"  # rq's Retry: again in 10 s, then with backoff
+    # rq's Retry: once at once (also how a killed worker's job comes back), then in 10 s,
+    # then with backoff.
+    assert job.get_status() == "scheduled"
     assert job.retries_left == 4
+    assert len(fake_twilio.requests) == 2
     assert fake_twilio.messages == []
     assert sms_events(engine) == []
 

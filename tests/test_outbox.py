@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from hotline.db import make_engine
 from hotline.models import OutboxMessage
-from hotline.outbox import add_work, pending_count, relay_pending
+from hotline.outbox import JOB_TIMEOUT, add_work, pending_count, relay_pending
 
 
 def test_work_written_in_a_transaction_is_relayed_to_its_queue(database_url, redis_conn):
@@ -22,7 +22,8 @@ def test_work_written_in_a_transaction_is_relayed_to_its_queue(database_url, red
         job = Queue("intake", connection=redis_conn).jobs[0]
         assert job.id == f"outbox-{message.id}"
         assert job.kwargs == {"help_request_id": 7}
-        assert job.retries_left == 5
+        assert job.retries_left == 6
+        assert job.timeout == JOB_TIMEOUT
         assert pending_count(session) == 0
     engine.dispose()
 

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # How far along a message is; a report never moves it back.
 STATUS_RANK = {
     "pending": 0,
+    "submitting": 0,  # ours: being handed to Twilio (hotline.messaging.sending)
     "accepted": 1,
     "scheduled": 1,
     "queued": 1,

@@ -2,28 +2,51 @@
 
 ``queue_text`` adds an ``sms_message`` row (pending) and outbox work for it in the
 caller's transaction; the ``send_sms`` job sends it through the provider, from the
-line's SMS sender, with a status callback, and records Twilio's message sid. A row
-that is no longer pending is never sent again, so a retried job sends nothing twice.
+line's SMS sender, with a status callback, and records Twilio's message sid.
+
+Exactly once, whatever crashes when. Sending is three steps, each its own commit:
+
+1. The intent: the row goes from ``pending`` to ``submitting`` with ``submitted_at``
+   (a conditional UPDATE: of two runs, one wins).
+2. The provider is asked to send.
+3. The answer: the sid is recorded and the row becomes ``queued``.
+
+A crash (a killed worker, a lost connection, a database gone) between 1 and 3 leaves
+the row ``submitting``: whether the provider got the message is then unknown, so the
+retried job does not send blindly. It first asks the provider which messages went to
+that number with that body since ``submitted_at``; one found (and not already another
+row's) is recorded as this row's, and nothing is sent. Only when none is found is it
+sent. The job waits SUBMIT_LEASE after ``submitted_at`` before asking, so that an
+attempt still under way (a worker that is slow, not dead) cannot be overtaken: the
+job's own timeout is shorter than the lease, so by then that attempt has ended. A row
+in any other state is never sent again.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from hotline.audit import record
 from hotline.config import Settings
 from hotline.models import Assignment, Contact, Line, SmsMessage, Volunteer, utcnow
-from hotline.outbox import add_work
+from hotline.outbox import JOB_TIMEOUT, add_work
 from hotline.privacy import reveal_number
 from hotline.telephony import Provider, TelephonyError
 
 log = logging.getLogger(__name__)
 
 SEND_SMS_JOB = "hotline.jobs.send_sms"
+PENDING, SUBMITTING = "pending", "submitting"
+# Longer than a job may run (rq stops it after JOB_TIMEOUT): after this, an attempt that
+# left a row "submitting" is over, and the provider can be asked whether it sent it.
+SUBMIT_LEASE = timedelta(seconds=JOB_TIMEOUT + 5)
+# How much earlier than our submitted_at the provider's clock may date the message.
+CLOCK_SKEW = timedelta(minutes=5)
 STATUS_CALLBACK_PATH = "/twilio/sms/status"
 SMS_SENT = "sms_sent"  # audit action: the detail holds the provider's message_sid
 SMS_NOT_SENT = "sms_not_sent"  # audit action: the detail's reason says why, as one of:
@@ -65,7 +88,7 @@ def queue_text(
         direction="out",
         kind=kind,
         body=body,
-        status="pending",
+        status=PENDING,
     )
     session.add(sms)
     session.flush()
@@ -81,18 +104,27 @@ def status_callback_url(settings: Settings) -> str:
 def send_text(
     session: Session, *, settings: Settings, provider: Provider, sms_id: int
 ) -> SendResult:
-    """Send one pending text; the change is added to ``session`` for the caller to commit.
+    """Send one pending text, exactly once (see the module's docstring).
 
-    Not sent (and never retried): a volunteer who texted STOP, one without a number, a
-    line without an SMS sender, an offer withdrawn before it left. A provider that is
-    busy or away raises TelephonyError so that rq retries; one that refuses for good is
-    recorded on the row and returned (``refused``): the caller acts on it
-    (``hotline.messaging.delivery.message_failed``).
+    Commits the intent before asking the provider; the outcome is added to ``session``
+    for the caller to commit. Not sent (and never retried): a volunteer who texted STOP,
+    one without a number, a line without an SMS sender, an offer withdrawn before it
+    left. A provider that is busy or away raises TelephonyError so that rq retries; one
+    that refuses for good is recorded on the row and returned (``refused``): the caller
+    acts on it (``hotline.messaging.delivery.message_failed``).
     """
     sms = session.get(SmsMessage, sms_id)
-    if sms is None or sms.status != "pending":
+    if sms is None or sms.status not in (PENDING, SUBMITTING):
         return SendResult(sms)
     volunteer = session.get(Volunteer, sms.volunteer_id)
+    contact = session.get(Contact, volunteer.contact_id) if volunteer.contact_id else None
+    if sms.status == SUBMITTING:
+        if sms.submitted_at > utcnow() - SUBMIT_LEASE:
+            raise SendingUnderWay(f"sms {sms.id}: an earlier attempt may still be under way")
+        if contact is not None:
+            found = _sent_by_earlier_attempt(session, settings, provider, sms, contact)
+            if found is not None:
+                return _recorded(session, sms, found, recovered=True)
     line_row = session.get(Line, sms.line_id)
     line = settings.lines.get(line_row.slug) if line_row else None
     assignment = session.get(Assignment, sms.assignment_id) if sms.assignment_id else None
@@ -101,11 +133,12 @@ def send_text(
         return _not_sent(session, sms, OFFER_CLOSED)
     if volunteer.sms_opted_out_at is not None:
         return _not_sent(session, sms, OPTED_OUT)
-    contact = session.get(Contact, volunteer.contact_id) if volunteer.contact_id else None
     if contact is None:
         return _not_sent(session, sms, NO_NUMBER)
     if line is None or not line.sends_sms:
         return _not_sent(session, sms, NO_SENDER)
+    if not _claim(session, sms):
+        return SendResult(sms)  # another run got there first
     try:
         message_sid = provider.send_sms(
             to=reveal_number(contact, settings.secrets),
@@ -117,6 +150,7 @@ def send_text(
         )
     except TelephonyError as error:
         if not error.permanent:
+            _attempt_ended(session, sms, refused=error.status is not None)
             raise  # busy or away: rq retries with backoff
         # Refused for good (an invalid number, a volunteer who texted STOP): retrying
         # cannot help; the request's history tells operators to phone instead.
@@ -124,15 +158,88 @@ def send_text(
         session.add(sms)
         log.warning("sms %s: refused for good (%s)", sms.id, error.code)
         return SendResult(sms, refused_code=error.code or 0, reason=str(error))
+    return _recorded(session, sms, message_sid)
+
+
+class SendingUnderWay(TelephonyError):
+    """A text is being handed to the provider by another attempt: rq retries this one later."""
+
+
+def _claim(session: Session, sms: SmsMessage) -> bool:
+    """Step 1: commit that this text is being handed to the provider now."""
+    claimed = session.execute(
+        sa.update(SmsMessage)
+        .where(
+            col(SmsMessage.id) == sms.id,
+            col(SmsMessage.status) == sms.status,
+            # A "submitting" row is taken over only by the run that saw its submitted_at.
+            col(SmsMessage.submitted_at).is_(None)
+            if sms.submitted_at is None
+            else col(SmsMessage.submitted_at) == sms.submitted_at,
+        )
+        .values(status=SUBMITTING, submitted_at=utcnow(), updated_at=utcnow())
+    ).rowcount
+    session.commit()
+    session.refresh(sms)
+    return bool(claimed)
+
+
+def _attempt_ended(session: Session, sms: SmsMessage, *, refused: bool) -> None:
+    """The provider call failed without sending for good; commit what we know.
+
+    Refused with an HTTP error: the provider created nothing, the text is pending again.
+    Not reached or no answer: unknown whether it went; the row stays "submitting", dated
+    back by the lease so that the next attempt asks the provider at once.
+    """
+    values = (
+        {"status": PENDING, "submitted_at": None}
+        if refused
+        else {"submitted_at": utcnow() - SUBMIT_LEASE}
+    )
+    session.execute(
+        sa.update(SmsMessage)
+        .where(col(SmsMessage.id) == sms.id, col(SmsMessage.status) == SUBMITTING)
+        .values(**values)
+    )
+    session.commit()
+
+
+def _sent_by_earlier_attempt(
+    session: Session, settings: Settings, provider: Provider, sms: SmsMessage, contact: Contact
+) -> str | None:
+    """Ask the provider whether an attempt cut short did send this text; its sid if so."""
+    candidates = provider.find_sent_sms(
+        to=reveal_number(contact, settings.secrets),
+        body=sms.body,
+        since=sms.submitted_at - SUBMIT_LEASE - CLOCK_SKEW,
+    )
+    if not candidates:
+        return None
+    taken = set(
+        session.exec(
+            select(SmsMessage.message_sid).where(col(SmsMessage.message_sid).in_(candidates))
+        ).all()
+    )
+    return next((sid for sid in candidates if sid not in taken), None)
+
+
+def _recorded(
+    session: Session, sms: SmsMessage, message_sid: str, *, recovered: bool = False
+) -> SendResult:
+    """Step 3: the provider has the text; record its sid (added, not committed)."""
     # Only if no delivery report came first (it records the sid and a later status itself).
     session.execute(
         sa.update(SmsMessage)
-        .where(col(SmsMessage.id) == sms.id, col(SmsMessage.status) == "pending")
+        .where(col(SmsMessage.id) == sms.id, col(SmsMessage.status) == SUBMITTING)
         .values(message_sid=message_sid, status="queued", updated_at=utcnow())
     )
     session.refresh(sms)
-    audit_sms(session, sms, SMS_SENT, message_sid=message_sid, kind=sms.kind)
-    log.info("sms %s (%s) sent to volunteer %s", sms.id, sms.kind, sms.volunteer_id)
+    detail = {"recovered": True} if recovered else {}
+    audit_sms(session, sms, SMS_SENT, message_sid=message_sid, kind=sms.kind, **detail)
+    if recovered:
+        log.warning("sms %s: an interrupted attempt had sent it; not sent again", sms.id)
+    else:
+        log.info("sms %s (%s) sent to volunteer %s", sms.id, sms.kind, sms.volunteer_id)
     return SendResult(sms, message_sid=message_sid)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask, current_app
 
@@ -124,6 +125,12 @@ class Provider:
 
     def sms_reply(self, messages: Sequence[tuple[str, str | None]]) -> str:
         """The answer to an incoming SMS: each (text, status URL) sent back to the sender."""
+        raise NotImplementedError
+
+    def find_sent_sms(self, *, to: str, body: str, since: datetime) -> list[str]:
+        """The ids of messages with exactly this body sent to ``to`` since ``since``, newest
+        first: how a retried send learns whether an attempt cut short reached the provider.
+        Raises TelephonyError when the provider cannot tell."""
         raise NotImplementedError
 
     def create_call(self, *, to: str, from_: str, twiml: str, timeout: int = 30) -> str:

@@ -1,10 +1,10 @@
 """A local stand-in for Twilio's REST API: a real HTTP server for the real twilio client.
 
-It speaks the part of the API the hotline uses (send an SMS, start a call, download a
-recording), checks HTTP basic auth like Twilio, answers errors in Twilio's JSON shape,
-and records every request. ``hotline demo`` points the app at it, so that a demo
-sends nothing to Twilio's cloud; the tests use it to see exactly what reached "Twilio".
-It imports nothing from twilio: it is the other side of the wire.
+It speaks the part of the API the hotline uses (send an SMS, list a number's messages,
+start a call, download a recording), checks HTTP basic auth like Twilio, answers errors
+in Twilio's JSON shape, and records every request. ``hotline demo`` points the app at it,
+so that a demo sends nothing to Twilio's cloud; the tests use it to see exactly what
+reached "Twilio". It imports nothing from twilio: it is the other side of the wire.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import base64
 import json
 import re
 import secrets
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
@@ -52,7 +54,8 @@ class TwilioRequest:
 
 @dataclass
 class Failure:
-    """An error the fake answers the next request for ``resource`` with (status 0: none)."""
+    """What the fake does to the next request for ``resource``: answer this error; with
+    status 0 drop the connection; with -1 do what was asked, then drop the connection."""
 
     resource: str
     status: int
@@ -69,6 +72,8 @@ class FakeTwilio:
     requests: list[TwilioRequest] = field(default_factory=list)
     recordings: dict[str, bytes] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    sent: list[dict] = field(default_factory=list)  # the Messages created, as Twilio lists them
+    answer_delay: float = 0.0  # seconds between creating a Message and answering that it was
     url: str = ""
     # Called with every request that was answered (the demo prints a redacted line).
     on_request: Callable[[TwilioRequest], None] | None = None
@@ -103,6 +108,11 @@ class FakeTwilio:
         """Drop the connection of the next request for ``resource`` without answering."""
         self.failures.append(Failure(resource, 0, 0, ""))
 
+    def lose_answer_next(self, resource: str) -> None:
+        """Create the next ``resource`` as asked, then drop the connection before answering:
+        the sender cannot know that it went (a crash or a network cut at the worst moment)."""
+        self.failures.append(Failure(resource, -1, 0, ""))
+
     def created(self, resource: str) -> list[TwilioRequest]:
         """The POSTs that created a ``resource`` ("Messages.json", "Calls.json")."""
         return [r for r in self.requests if r.resource == resource and r.status == 201]
@@ -127,6 +137,27 @@ class FakeTwilio:
                     self.failures.remove(failure)
                     return failure
         return None
+
+    def _keep_message(self, message: dict) -> None:
+        with self._lock:
+            self.sent.append(message)
+
+    def _message_page(self, account: str, path: str, query: dict[str, str]) -> dict:
+        """Twilio's list of Messages, newest first, filtered by ``To`` like Twilio's."""
+        size = min(int(query.get("PageSize") or 50), 1000)
+        with self._lock:
+            found = [m for m in reversed(self.sent) if query.get("To") in (None, m["to"])]
+        return {
+            "messages": found[:size],
+            "page": 0,
+            "page_size": size,
+            "start": 0,
+            "end": max(len(found[:size]) - 1, 0),
+            "uri": path,
+            "first_page_uri": path,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+        }
 
     def _authenticated(self, header: str, account: str) -> bool:
         expected = f"{self.account_sid}:{self.auth_token}".encode()
@@ -229,10 +260,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.command, path, form, dict(self.headers.items()), authenticated
         )
         failure = fake._record(self.received)
-        if match is None or (resource and self.command != "POST"):
+        listing = resource is not None and resource["resource"] == "Messages"
+        if match is None or (resource and self.command != "POST" and not listing):
             return self._json(*_error(404, 20404, f"The requested resource {path} was not found"))
         if not authenticated:
             return self._json(*_error(401, 20003, "Authenticate"), authenticate=True)
+        if failure is not None and failure.status == -1 and resource is not None:
+            kind = resource["resource"]
+            status, created = _validate(kind, form) or _created(kind, resource["account"], form)
+            if status == 201 and kind == "Messages":
+                fake._keep_message(created)
+            self.received.status = status
+            self.close_connection = True
+            return None
         if failure is not None and failure.status == 0:
             self.close_connection = True  # like a network that gives up halfway
             return None
@@ -246,7 +286,15 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             return self._send(200, audio, "audio/mpeg")
         kind = resource["resource"]
-        return self._json(*(_validate(kind, form) or _created(kind, resource["account"], form)))
+        if self.command == "GET":
+            query = {k: v[0] for k, v in parse_qs(self.path.partition("?")[2]).items()}
+            return self._json(200, fake._message_page(resource["account"], path, query))
+        answer = _validate(kind, form) or _created(kind, resource["account"], form)
+        if answer[0] == 201 and kind == "Messages":
+            fake._keep_message(answer[1])
+            # Sent, but the sender does not know yet: the moment a crash costs the most.
+            time.sleep(fake.answer_delay)
+        return self._json(*answer)
 
     def _json(self, status: int, payload: dict, *, authenticate: bool = False) -> None:
         extra = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if authenticate else {}
@@ -269,6 +317,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up (a killed worker) is expected here, not a fault."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def __init__(self, fake: FakeTwilio, port: int = 0):
         super().__init__(("127.0.0.1", port), _Handler)

@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import requests
 from twilio.base.exceptions import TwilioException
@@ -45,6 +46,19 @@ def _binary_bodies_as_latin1(response: requests.Response, *args, **kwargs) -> No
     """
     if not response.headers.get("Content-Type", "").startswith(TEXT_BODIES):
         response.encoding = "latin-1"
+
+
+# Enough of a number's latest messages to find one sent a few minutes ago.
+LOOKBACK_MESSAGES = 50
+# What Twilio's Smart Encoding replaces with plain GSM characters.
+SMART_ENCODED = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+)
+
+
+def _plain(body: str) -> str:
+    """A body as Smart Encoding would send it, with its spacing made regular."""
+    return " ".join(body.translate(SMART_ENCODED).split())
 
 
 class RebasedHttpClient(TwilioHttpClient):
@@ -292,6 +306,26 @@ class TwilioProvider(Provider):
         except (TwilioException, requests.RequestException) as error:
             raise _refused("send an SMS", error) from None
         return message.sid
+
+    def find_sent_sms(self, *, to: str, body: str, since: datetime) -> list[str]:
+        """Ask Twilio's Messages API which messages with this body went to ``to`` lately.
+
+        Twilio lists a number's messages newest first; LOOKBACK_MESSAGES of them cover
+        any volunteer's traffic of the last minutes. Bodies are compared after undoing
+        Smart Encoding (a Messaging Service may send curly quotes as straight ones).
+        """
+        try:
+            messages = self.client.messages.list(to=to, limit=LOOKBACK_MESSAGES)
+        except (TwilioException, requests.RequestException) as error:
+            raise _refused("look up sent messages", error) from None
+        wanted = _plain(body)
+        return [
+            message.sid
+            for message in messages
+            if message.date_created is not None
+            and message.date_created >= since
+            and _plain(message.body or "") == wanted
+        ]
 
     def sms_reply(self, messages: Sequence[tuple[str, str | None]]) -> str:
         """TwiML answering an incoming SMS; each message reports its delivery to its URL."""
