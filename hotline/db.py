@@ -104,6 +104,11 @@ def sync_lines(session: Session, settings: Settings) -> list[Line]:
         row = session.exec(select(Line).where(Line.slug == line.slug)).first()
         if row is None:
             row = Line(slug=line.slug, name=line.name, phone_number=line.phone_number)
+            try:
+                with session.begin_nested():  # the first calls of a new line come together
+                    session.add(row)
+            except sa.exc.IntegrityError:  # another process created it a moment ago
+                row = session.exec(select(Line).where(Line.slug == line.slug)).one()
         row.name, row.phone_number = line.name, line.phone_number
         session.add(row)
         rows.append(row)

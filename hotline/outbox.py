@@ -162,13 +162,16 @@ def mark_completed(job: Job, connection: redis.Redis, result: object, *args, **k
     prefix = "outbox-"
     if not job.id.startswith(prefix) or not job.id[len(prefix) :].isdigit():
         return
-    with session_scope(get_engine()) as session:
-        session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id == int(job.id[len(prefix) :]))
-            .values(completed_at=utcnow())
-        )
-        session.commit()
+    try:
+        with session_scope(get_engine()) as session:
+            session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id == int(job.id[len(prefix) :]))
+                .values(completed_at=utcnow())
+            )
+            session.commit()
+    except sa.exc.SQLAlchemyError as error:  # the job did succeed: do not fail it now
+        log.info("outbox: job %s done, not yet recorded (%s)", job.id, type(error).__name__)
 
 
 def requeue_lost(session: Session, connection: redis.Redis, limit: int = 500) -> int:
@@ -237,12 +240,14 @@ class RelayThread(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        failing_since: float | None = None
+        failing_since: float | None = None  # one line per outage, not one per attempt
         while not self.stopped.is_set():
             try:
                 self.relay_once()
+            except redis.RedisError:
+                pass  # the worker itself says, once, that Redis is away
             except Exception as error:  # keep relaying: one bad moment must not stop it
-                if failing_since is None:  # one line per outage, not one per attempt
+                if failing_since is None:
                     failing_since = time.monotonic()
                     log.warning(
                         "outbox relay failing (%s); retrying every %s s",
@@ -251,10 +256,8 @@ class RelayThread(threading.Thread):
                     )
             else:
                 if failing_since is not None:
-                    log.warning(
-                        "outbox relay works again after %.0f s", time.monotonic() - failing_since
-                    )
-                    failing_since = None
+                    waited, failing_since = time.monotonic() - failing_since, None
+                    log.warning("outbox relay works again after %.0f s", waited)
             self.stopped.wait(self.interval)
 
     def stop(self) -> None:

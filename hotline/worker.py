@@ -17,10 +17,14 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import redis
+import sqlalchemy as sa
 from flask import Flask
 from rq import Queue, SimpleWorker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
+from rq.job_lifecycle import call_exception_handlers
+from rq.scheduler import RQScheduler
 from rq.utils import now as rq_now
 
 from hotline.db import session_scope
@@ -43,8 +47,9 @@ HEARTBEAT_MARGIN = 5
 # A job taken off a queue and not started this long after a maintenance pass first saw
 # it was taken by a worker that died (rq's own rule waits a minute).
 STUCK_AFTER = timedelta(seconds=5)
-# How long to wait between attempts to reach Redis again: 1 s, doubling, at most this.
-MAX_REDIS_WAIT = 10.0
+# How long to wait between attempts to reach Redis or the database again: 1 s, doubling,
+# at most this.
+MAX_WAIT = 5.0
 
 
 def relay_once(app: Flask) -> int:
@@ -53,6 +58,19 @@ def relay_once(app: Flask) -> int:
         connection = get_redis(app)
         sent = relay_pending(session, connection)
         return sent + requeue_lost(session, connection)
+
+
+def _relay_noting_outages(app: Flask) -> int:
+    """relay_once, for the worker: a database that is away is an outage, said once."""
+    try:
+        relayed = relay_once(app)
+    except redis.RedisError:
+        return 0  # the worker's own loop waits for Redis, and says so
+    except sa.exc.SQLAlchemyError as error:
+        DATABASE.down(error)
+        return 0
+    DATABASE.up()
+    return relayed
 
 
 def stop_when_parent_exits(parent_pid: int, interval: float = 1.0) -> threading.Thread:
@@ -68,34 +86,71 @@ def stop_when_parent_exits(parent_pid: int, interval: float = 1.0) -> threading.
     return watcher
 
 
-def wait_for_redis(
-    connection: redis.Redis, *, stopped: Callable[[], bool] = lambda: False
-) -> float:
-    """Block until Redis answers PING; returns the seconds waited (0.0 when it was up).
+class Outage:
+    """One log line when a service goes away and one when it is back, whoever notices
+    (the worker between jobs, a job, the relay thread), however long it lasts."""
 
-    Logs one line when Redis is found away and one when it is back, whatever the
-    outage's length; retries after 1 s, doubling up to MAX_REDIS_WAIT.
-    """
-    try:
-        connection.ping()
-        return 0.0
-    except REDIS_ERRORS as error:
-        log.warning(
-            "Redis unavailable (%s); jobs wait until it is back, nothing is lost",
-            type(error).__name__,
-        )
-    began, pause = time.monotonic(), 1.0
-    while not stopped():
-        time.sleep(pause)
-        try:
-            connection.ping()
-        except REDIS_ERRORS:
-            pause = min(pause * 2, MAX_REDIS_WAIT)
-            continue
-        waited = time.monotonic() - began
-        log.warning("Redis is back after %.0f s; carrying on", waited)
-        return waited
-    return time.monotonic() - began
+    def __init__(self, service: str, errors: tuple[type[BaseException], ...]):
+        self.service, self.errors = service, errors
+        self.since: float | None = None
+        self._lock = threading.Lock()
+
+    def down(self, error: BaseException) -> None:
+        with self._lock:
+            if self.since is None:
+                self.since = time.monotonic()
+                log.warning(
+                    "%s unavailable (%s); jobs wait until it is back, nothing is lost",
+                    self.service,
+                    type(error).__name__,
+                )
+
+    def up(self) -> None:
+        with self._lock:
+            if self.since is not None:
+                waited, self.since = time.monotonic() - self.since, None
+                log.warning("%s is back after %.0f s; carrying on", self.service, waited)
+
+    def wait(self, ping: Callable[[], object], stopped: Callable[[], bool]) -> None:
+        """Block until ``ping`` works: 1 s between attempts, doubling up to MAX_WAIT."""
+        pause = 1.0
+        while True:
+            try:
+                ping()
+            except self.errors as error:
+                self.down(error)
+            else:
+                return self.up()
+            if stopped():
+                return None
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_WAIT)
+
+
+REDIS = Outage("Redis", REDIS_ERRORS)
+DATABASE = Outage("database", (sa.exc.SQLAlchemyError,))
+
+
+def wait_for_redis(connection: redis.Redis, *, stopped: Callable[[], bool] = lambda: False):
+    """Block until Redis answers PING (logging one line when away, one when back)."""
+    REDIS.wait(connection.ping, stopped)
+
+
+def wait_for_database(engine: sa.Engine, *, stopped: Callable[[], bool] = lambda: False):
+    """Block until the database answers ``SELECT 1`` (one line when away, one when back)."""
+
+    def ping() -> None:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
+    DATABASE.wait(ping, stopped)
+
+
+def database_unreachable(error: BaseException | None) -> bool:
+    """Whether a job failed because the database could not be reached (not a bug)."""
+    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or (
+        isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+    )
 
 
 class _PromptIntermediateQueue(IntermediateQueue):
@@ -124,6 +179,30 @@ class _QuietRedisRetries(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "could not connect to Redis instance" not in str(record.msg)
+
+
+class PatientScheduler(RQScheduler):
+    """rq's scheduler (timers, retries), which rq runs in a process of its own.
+
+    rq's own dies with a traceback when Redis goes away; this one waits, silently (its
+    worker says that Redis is away), and carries on: its heartbeat takes its locks anew.
+    """
+
+    def work(self) -> None:
+        while True:
+            try:
+                return super().work()
+            except REDIS_ERRORS:
+                pause = 1.0
+                while not self._stop_requested:
+                    time.sleep(pause)
+                    try:
+                        self.connection.ping()
+                        break
+                    except REDIS_ERRORS:
+                        pause = min(pause * 2, MAX_WAIT)
+                if self._stop_requested:
+                    return None
 
 
 class HotlineWorker(SimpleWorker):
@@ -165,13 +244,61 @@ class HotlineWorker(SimpleWorker):
         except REDIS_ERRORS:
             self._wait_for_redis()
 
+    engine: sa.Engine | None = None  # the app's, to wait for when the database is away
+    _database_lost = False
+
     def execute_job(self, job: Job, queue) -> None:
         """Run one job. If Redis goes away around it, rq's bookkeeping of the job is
-        incomplete: its execution expires and rq retries the job, which is idempotent."""
+        incomplete: its execution expires and rq retries the job, which is idempotent.
+        If the job found the database away, rq retries it; the worker takes no other
+        job until the database is back, so the queue does not burn its retries."""
         try:
             super().execute_job(job, queue)
         except REDIS_ERRORS:
             self._wait_for_redis()
+        if self._database_lost and self.engine is not None:
+            self._database_lost = False
+            wait_for_database(self.engine, stopped=lambda: self._stop_requested)
+
+    def handle_exception(self, job: Job, *exc_info) -> None:
+        """rq logs a failed job with its traceback; a database that is away is not a bug
+        in the job: one line per outage says it (Outage), and the job is retried."""
+        if not database_unreachable(exc_info[1]):
+            return super().handle_exception(job, *exc_info)
+        self._database_lost = True
+        DATABASE.down(exc_info[1])
+        log.debug("job %s: database unavailable, retried later", job.id)
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
+        return None
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """rq's own start of its scheduler (rq 3.0), with the PatientScheduler."""
+        self.scheduler = PatientScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
 
     def _wait_for_redis(self) -> None:
         wait_for_redis(self.connection, stopped=lambda: self._stop_requested)
@@ -214,17 +341,21 @@ def run_worker(app: Flask, *, queues: Sequence[str] | None = None, burst: bool =
     parent = os.environ.get("HOTLINE_WORKER_PARENT_PID")
     if parent and parent.isdigit() and not burst:
         stop_when_parent_exits(int(parent))
-    logging.getLogger("rq.worker").addFilter(_QuietRedisRetries())
+    for name in ("rq.worker", "rq.scheduler"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(each, _QuietRedisRetries) for each in logger.filters):
+            logger.addFilter(_QuietRedisRetries())
     if not burst:
         _schedulers_stop_with_their_worker()
     connection = get_redis(app)
-    relay = RelayThread(lambda: relay_once(app), settings.outbox_relay_interval)
+    relay = RelayThread(lambda: _relay_noting_outages(app), settings.outbox_relay_interval)
     names = [get_queue(name, app).name for name in queues or QUEUE_NAMES]  # known names only
     worked = False
     try:
         while True:
             wait_for_redis(connection)
-            relay_once(app)  # catch up before the first job, also in burst mode
+            wait_for_database(app.extensions["hotline.engine"])
+            _relay_noting_outages(app)  # catch up before the first job, also in burst mode
             if not burst and not relay.is_alive():
                 relay.start()
             worker = HotlineWorker(
@@ -234,6 +365,7 @@ def run_worker(app: Flask, *, queues: Sequence[str] | None = None, burst: bool =
                 worker_ttl=WORKER_TTL,
                 maintenance_interval=MAINTENANCE_INTERVAL,
             )
+            worker.engine = app.extensions["hotline.engine"]
             try:
                 with app.app_context():
                     worked = (
