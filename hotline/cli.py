@@ -51,10 +51,16 @@ def db() -> None:
 def db_upgrade(revision: str) -> None:
     """Create or migrate the tables, then register the configured lines."""
     from hotline.db import get_engine, session_scope, sync_lines, upgrade
+    from hotline.startup import check_reachable
 
+    settings = current_app.extensions["hotline.settings"]
+    try:
+        check_reachable(settings, redis_too=False)  # migrations need the database only
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     upgrade(get_engine(), revision)
     with session_scope(get_engine()) as session:
-        lines = sync_lines(session, current_app.extensions["hotline.settings"])
+        lines = sync_lines(session, settings)
     click.echo(f"database at revision {revision}; lines: {', '.join(line.slug for line in lines)}")
 
 
@@ -94,7 +100,15 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
 @click.option("--workers", default=2, show_default=True, help="gunicorn sync worker processes.")
 def serve(bind: str, workers: int) -> None:
     """Serve the web app with gunicorn (production). Run `hotline worker` beside it."""
-    _create_app()  # fail here, with a clear message, rather than in every gunicorn worker
+    # Fail here, with a clear message, rather than in every gunicorn worker.
+    settings = _create_app().extensions["hotline.settings"]
+    if settings.mode == "production":
+        from hotline.startup import check_reachable
+
+        try:
+            check_reachable(settings)
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
     os.execvp(
         sys.executable,
         [

@@ -4,7 +4,10 @@ Precedence, lowest first: ``config.toml`` (or the file named by ``HOTLINE_CONFIG
 ``HOTLINE_*`` environment variables, then the mapping given to ``create_app``.
 Secrets come only from the environment; in demo mode missing ones are generated
 once and kept in the instance folder so that restarts keep working.
-A mistake is reported as a :class:`ConfigError` that names the file, line and key.
+A mistake is reported as a :class:`ConfigError` that names the key and where its value
+came from: the file and line, the environment variable or the ``create_app`` mapping.
+Production mode is stricter: it needs a database and a Redis server (unless
+``allow_embedded``), an https public address and secrets of real strength.
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from cryptography.fernet import Fernet
+from redis.connection import parse_url as parse_redis_url
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.toml"
@@ -39,7 +46,11 @@ GENERAL_KEYS: dict[str, tuple[type, Any]] = {
     "flows_dir": (str, "ivr_flows"),
     "outbox_relay_interval": (int, 5),
     "log_level": (str, "INFO"),
+    # Production mode refuses to fall back to the SQLite file and the embedded Redis
+    # unless this says that a single-machine install is meant.
+    "allow_embedded": (bool, False),
 }
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Settings that may carry credentials: environment (or create_app) only, never the file.
 ENVIRONMENT_ONLY_KEYS = ("database_url", "redis_url")
 # name of the environment variable -> attribute of Secrets
@@ -77,6 +88,11 @@ URGENCY_KEYS = ("today", "coming_days")
 DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
+# Production secrets: long enough to resist guessing, and not "xxxx..." or "abab...".
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_DISTINCT_CHARACTERS = 8
+TWILIO_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+TWILIO_AUTH_TOKEN = re.compile(r"[0-9a-fA-F]{32}")
 
 
 class ConfigError(Exception):
@@ -230,33 +246,45 @@ def load_settings(
             raise source.error(f"hotline.{key}", f"unknown key (known: {', '.join(GENERAL_KEYS)})")
 
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}  # key -> where its value came from, for error messages
     for key, (kind, default) in GENERAL_KEYS.items():
+        name = f"HOTLINE_{key.upper()}"
         if key in overrides:
-            values[key] = _coerce(overrides.pop(key), kind, f"create_app(config) key '{key}'")
-        elif f"HOTLINE_{key.upper()}" in environ:
-            name = f"HOTLINE_{key.upper()}"
-            values[key] = _coerce(environ[name], kind, f"environment variable {name}")
+            origins[key] = f"create_app(config) key '{key}'"
+            values[key] = _coerce(overrides.pop(key), kind, origins[key])
+        elif name in environ:
+            origins[key] = f"environment variable {name}"
+            values[key] = _coerce(environ[name], kind, origins[key])
         elif key in general:
-            values[key] = _coerce(general[key], kind, source.where(f"hotline.{key}"))
+            origins[key] = source.where(f"hotline.{key}")
+            values[key] = _coerce(general[key], kind, origins[key])
         else:
+            origins[key] = f"{config_file}: key 'hotline.{key}' (not set, default {default!r})"
             values[key] = default
     for key in ENVIRONMENT_ONLY_KEYS:
-        values[key] = overrides.pop(key, None) or environ.get(f"HOTLINE_{key.upper()}") or None
+        name = f"HOTLINE_{key.upper()}"
+        from_overrides = bool(overrides.get(key))
+        origins[key] = (
+            f"create_app(config) key '{key}'" if from_overrides else f"environment variable {name}"
+        )
+        values[key] = overrides.pop(key, None) or environ.get(name) or None
     secret_overrides = overrides.pop("secrets", {})
     if overrides:
         raise ConfigError(f"create_app(config): unknown key '{sorted(overrides)[0]}'")
 
     if values["mode"] not in MODES:
         raise ConfigError(
-            f"{source.where('hotline.mode')}: must be one of {', '.join(MODES)}, "
-            f"got '{values['mode']}'"
+            f"{origins['mode']}: must be one of {', '.join(MODES)}, got '{values['mode']}'"
         )
+    _check_general_values(values, origins)
     base = config_file.parent
     instance_path = (base / values["instance_path"]).resolve()
     flows_dir = (base / values["flows_dir"]).resolve()
     lines = _load_lines(document.get("lines"), source, values["mode"])
-    database_url = values["database_url"] or f"sqlite:///{instance_path / 'hotline.sqlite3'}"
     secrets = _load_secrets(values["mode"], instance_path, environ, secret_overrides)
+    if values["mode"] == "production":
+        _check_production(values, origins, instance_path)
+    database_url = values["database_url"] or f"sqlite:///{instance_path / 'hotline.sqlite3'}"
     return Settings(
         config_file=config_file,
         mode=values["mode"],
@@ -272,6 +300,83 @@ def load_settings(
         lines=lines,
         secrets=secrets,
     )
+
+
+def _check_general_values(values: dict[str, Any], origins: dict[str, str]) -> None:
+    """Refuse [hotline] values that could only fail later, naming where each came from."""
+    for key in ("public_base_url", "twilio_api_base_url"):
+        problem = _web_address_problem(values[key])
+        if problem:
+            raise ConfigError(f"{origins[key]}: {problem}")
+    if values["log_level"].upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"{origins['log_level']}: must be one of {', '.join(LOG_LEVELS)}, "
+            f"got {values['log_level']!r}"
+        )
+    # The two URLs may hold passwords: their problems are described, never echoed.
+    if values["database_url"]:
+        try:
+            make_url(values["database_url"]).get_dialect()
+        except NoSuchModuleError:  # a kind of ArgumentError: caught first
+            raise ConfigError(
+                f"{origins['database_url']}: unknown kind of database "
+                "(use postgresql://… or sqlite:///…)"
+            ) from None
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+            raise ConfigError(
+                f"{origins['database_url']}: not a database URL "
+                "(e.g. postgresql://hotline:…@db:5432/hotline)"
+            ) from None
+    if values["redis_url"]:
+        try:
+            parse_redis_url(values["redis_url"])
+        except ValueError as error:
+            raise ConfigError(
+                f"{origins['redis_url']}: not a Redis URL ({error}; e.g. redis://redis:6379/0)"
+            ) from None
+
+
+def _web_address_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as the base of web addresses, or None."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - urllib parses the port only when it is read
+    except ValueError:
+        return f"has a port that is not a number, got {value!r}"
+    if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", value):
+        return f"must be an http:// or https:// address with a host name, got {value!r}"
+    if parts.query or parts.fragment:
+        return f"must not have a query ('?…') or fragment ('#…'), got {value!r}"
+    return None
+
+
+def _check_production(values: dict[str, Any], origins: dict[str, str], instance: Path) -> None:
+    """What production needs beyond valid values: https, a database and a Redis server."""
+    if urlsplit(values["public_base_url"]).scheme != "https":
+        # Over http, operators' session cookies (Secure only on https) and Twilio's
+        # webhooks would travel in the clear. No exception for localhost: Twilio
+        # cannot reach it, so a production install on it could never take a call.
+        raise ConfigError(
+            f"{origins['public_base_url']}: production needs the https:// address Twilio "
+            f"calls (webhook signatures are checked against it), got {values['public_base_url']!r}"
+        )
+    if values["allow_embedded"]:
+        return
+    escape_hatch = (
+        "set allow_embedded = true in [hotline] (or HOTLINE_ALLOW_EMBEDDED=1) "
+        "to accept that on a single machine"
+    )
+    if not values["database_url"]:
+        raise ConfigError(
+            "production mode needs HOTLINE_DATABASE_URL (e.g. postgresql://hotline:…@db:5432/"
+            f"hotline); without it the hotline would run on a SQLite file in {instance}: "
+            + escape_hatch
+        )
+    if not values["redis_url"]:
+        raise ConfigError(
+            "production mode needs HOTLINE_REDIS_URL (e.g. redis://redis:6379/0); without it "
+            f"the hotline would start an embedded Redis in {instance}: " + escape_hatch
+        )
 
 
 class _Source:
@@ -552,7 +657,37 @@ def _load_secrets(
             "environment variable HOTLINE_VAULT_KEY is not a Fernet key "
             "(32 url-safe base64-encoded bytes; make one with `hotline secrets`)"
         ) from None
+    if mode == "production":
+        for var, attr in SECRET_VARIABLES.items():
+            problem = _secret_problem(attr, values[attr])
+            if problem:
+                where = (
+                    f"create_app(config) secrets['{attr}']"
+                    if overrides.get(attr)
+                    else f"environment variable {var}"
+                )
+                raise ConfigError(f"{where} {problem}")
     return Secrets(**values)
+
+
+def _secret_problem(attr: str, value: str) -> str | None:
+    """What makes a production secret too weak or malformed, without repeating its value."""
+    if attr in ("secret_key", "hash_pepper"):
+        if len(value) < SECRET_MIN_LENGTH:
+            return (
+                f"is shorter than {SECRET_MIN_LENGTH} characters; production needs a random "
+                "value (make one with `hotline secrets`)"
+            )
+        if len(set(value)) < SECRET_MIN_DISTINCT_CHARACTERS:
+            return (
+                f"has fewer than {SECRET_MIN_DISTINCT_CHARACTERS} different characters; "
+                "production needs a random value (make one with `hotline secrets`)"
+            )
+    if attr == "twilio_account_sid" and not TWILIO_ACCOUNT_SID.fullmatch(value):
+        return "is not a Twilio account SID: AC and 32 hex digits (Twilio console, Account Info)"
+    if attr == "twilio_auth_token" and not TWILIO_AUTH_TOKEN.fullmatch(value):
+        return "is not a Twilio auth token: 32 hex digits (Twilio console, Account Info)"
+    return None
 
 
 def generate_secrets() -> dict[str, str]:

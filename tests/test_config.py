@@ -179,11 +179,15 @@ def test_opening_hours_can_differ_per_weekday(tmp_path):
 
 PRODUCTION_SECRETS = {
     "HOTLINE_MODE": "production",
-    "HOTLINE_SECRET_KEY": "s" * 32,
+    "HOTLINE_SECRET_KEY": "secret-key-0123456789-abcdefghijklm",
     "HOTLINE_VAULT_KEY": "x" * 43 + "=",
-    "HOTLINE_HASH_PEPPER": "p" * 32,
+    "HOTLINE_HASH_PEPPER": "pepper-0123456789-abcdefghijklmnop",
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-    "TWILIO_AUTH_TOKEN": "t" * 32,
+    "TWILIO_AUTH_TOKEN": "0123456789abcdef" * 2,
+    # production also needs servers and an https address (tests/test_production_config.py)
+    "HOTLINE_PUBLIC_BASE_URL": "https://helpt.example.be",
+    "HOTLINE_DATABASE_URL": "postgresql://db/hotline",
+    "HOTLINE_REDIS_URL": "redis://cache:6379/0",
 }
 
 
