@@ -95,6 +95,65 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
     run_worker(current_app._get_current_object(), queues=queues or None, burst=burst)
 
 
+# --- jobs -------------------------------------------------------------------------------
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+@with_appcontext
+def jobs(context: click.Context) -> None:
+    """The work queues: what waits, what runs, what failed (and retrying it)."""
+    if context.invoked_subcommand is not None:
+        return
+    from hotline.db import get_engine, session_scope
+    from hotline.outbox import pending_count
+    from hotline.queue import QUEUE_NAMES, failed_job_counts, get_queue, get_redis
+
+    connection = get_redis()
+    failed = failed_job_counts(connection)
+    click.echo(f"{'queue':<10} {'waiting':>8} {'running':>8} {'timed':>8} {'failed':>8}")
+    for name in QUEUE_NAMES:
+        queue = get_queue(name)
+        click.echo(
+            f"{name:<10} {queue.count:>8} {queue.started_job_registry.count:>8} "
+            f"{queue.scheduled_job_registry.count:>8} {failed[name]:>8}"
+        )
+    with session_scope(get_engine()) as session:
+        click.echo(f"outbox rows not yet queued: {pending_count(session)}")
+
+
+@jobs.command("failed")
+@with_appcontext
+def jobs_failed() -> None:
+    """List the jobs that used up their retries, with the last line of their error."""
+    from hotline.queue import failed_jobs, get_redis
+
+    found = failed_jobs(get_redis())
+    for job in found:
+        when = job.ended_at.strftime("%Y-%m-%d %H:%M:%S") if job.ended_at else "?"
+        arguments = ", ".join(f"{key}={value}" for key, value in job.arguments.items())
+        click.echo(f"{job.id}  {job.queue}  {when}  {job.function}({arguments})")
+        click.echo(f"    {job.error}")
+    click.echo(f"{len(found)} failed job(s); `hotline jobs retry --all` queues them again.")
+
+
+@jobs.command("retry")
+@click.argument("job_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every failed job.")
+@with_appcontext
+def jobs_retry(job_ids: tuple[str, ...], everything: bool) -> None:
+    """Queue failed jobs again (they are idempotent: nothing happens twice)."""
+    from hotline.queue import get_redis, retry_failed
+
+    if not job_ids and not everything:
+        raise click.UsageError("name the jobs to retry (see `hotline jobs failed`) or use --all")
+    retried = retry_failed(get_redis(), None if everything else list(job_ids))
+    unknown = sorted(set(job_ids) - set(retried))
+    click.echo(f"{len(retried)} job(s) queued again.")
+    if unknown:
+        raise click.ClickException(f"not failed jobs: {', '.join(unknown)}")
+
+
 @cli.command()
 @click.option("--bind", default="127.0.0.1:5000", show_default=True, help="Address to listen on.")
 @click.option("--workers", default=2, show_default=True, help="gunicorn sync worker processes.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import redis
@@ -9,6 +11,7 @@ from flask import Flask, current_app
 from rq import Queue
 
 from hotline.config import Settings
+from hotline.privacy import redact_phone_numbers
 
 # Queues named by purpose, most urgent first: a worker listening on all of them
 # serves them in this order.
@@ -64,3 +67,58 @@ def failed_job_counts(connection: redis.Redis) -> dict[str, int]:
     from rq.registry import FailedJobRegistry
 
     return {name: FailedJobRegistry(name, connection=connection).count for name in QUEUE_NAMES}
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A job that used up its retries: what an operator of the installation needs to see."""
+
+    id: str
+    queue: str
+    function: str
+    arguments: dict  # ids only: jobs never carry personal data
+    ended_at: datetime | None
+    error: str  # the last line of its traceback
+
+
+def failed_jobs(connection: redis.Redis) -> list[FailedJob]:
+    """Every job in rq's failed registries, oldest first, most urgent queue first."""
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
+
+    found = []
+    for name in QUEUE_NAMES:
+        ids = FailedJobRegistry(name, connection=connection).get_job_ids()
+        for job in Job.fetch_many(ids, connection=connection):
+            if job is None:
+                continue  # expired between the two calls
+            result = job.latest_result()
+            lines = ((result.exc_string if result else None) or "").strip().splitlines()
+            found.append(
+                FailedJob(
+                    id=job.id,
+                    queue=name,
+                    function=job.func_name,
+                    arguments=dict(job.kwargs),
+                    ended_at=job.ended_at,
+                    error=redact_phone_numbers(lines[-1]) if lines else "",
+                )
+            )
+    return found
+
+
+def retry_failed(connection: redis.Redis, job_ids: list[str] | None = None) -> list[str]:
+    """Queue failed jobs again (all of them without ``job_ids``); returns the ids queued.
+
+    Safe: every job is idempotent, and an SMS asks Twilio before it is sent again.
+    """
+    from rq.registry import FailedJobRegistry
+
+    retried = []
+    for name in QUEUE_NAMES:
+        registry = FailedJobRegistry(name, connection=connection)
+        for job_id in registry.get_job_ids():
+            if job_ids is None or job_id in job_ids:
+                registry.requeue(job_id)
+                retried.append(job_id)
+    return retried
