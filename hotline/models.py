@@ -203,6 +203,10 @@ class Operator(SQLModel, table=True):
     lines: list = Field(default_factory=list, sa_type=JSON)
     # The operator's own phone, for "call back" bridging; in the vault like every number.
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    # The call-back this operator's phone is being rung for, claimed before Twilio is asked:
+    # two clicks (two web processes) never ring the phone twice.
+    call_back_request_id: int | None = None
+    call_back_at: datetime | None = _when(default=None)
     active: bool = True
     failed_logins: int = 0
     locked_until: datetime | None = _when(default=None)

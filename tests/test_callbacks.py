@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -11,7 +12,7 @@ from sqlmodel import Session, select
 from hotline.db import line_row
 from hotline.models import AuditEvent, HelpRequest, Operator
 from hotline.privacy import store_contact
-from tests.conftest import LEUVEN_NUMBER
+from tests.conftest import LEUVEN_NUMBER, StaffClient
 from tests.fake_twilio import SAMPLE_AUDIO
 
 pytest_plugins = ["tests.fake_twilio"]  # the fake_twilio fixture
@@ -263,6 +264,41 @@ def test_pressing_call_back_twice_rings_the_operator_once(
 
     assert len(fake_twilio.calls) == 1
     assert "already being called" in flashes(operator)[-1]
+
+
+def test_two_clicks_at_the_same_moment_ring_the_operator_once(
+    app, engine, operator, staff, fake_twilio
+):
+    """Two web processes, each with a click, while Twilio takes its time to answer."""
+    request_id = a_request(app)
+    give_phone(app, staff["olga"])
+    fake_twilio.answer_delay = 0.5
+    same_operator_in_another_tab = StaffClient(app, "olga")
+    clicks = [
+        threading.Thread(target=client.post, args=(f"/requests/{request_id}/call-back",))
+        for client in (operator, same_operator_in_another_tab)
+    ]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join()
+
+    assert len(fake_twilio.calls) == 1
+    assert len(audit(engine, "call_back")) == 1
+
+
+def test_a_call_back_that_failed_can_be_tried_again_at_once(
+    app, engine, operator, staff, fake_twilio
+):
+    request_id = a_request(app)
+    give_phone(app, staff["olga"])
+    fake_twilio.disconnect_next("Calls.json")
+    operator.post(f"/requests/{request_id}/call-back")
+
+    operator.post(f"/requests/{request_id}/call-back")
+
+    assert len(fake_twilio.calls) == 1
+    assert len(audit(engine, "call_back")) == 1
 
 
 def test_a_call_back_needs_the_csrf_token(app, operator, staff, fake_twilio):

@@ -73,7 +73,7 @@ class FakeTwilio:
     recordings: dict[str, bytes] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)  # the Messages created, as Twilio lists them
-    answer_delay: float = 0.0  # seconds between creating a Message and answering that it was
+    answer_delay: float = 0.0  # seconds between creating a Message or Call and saying so
     url: str = ""
     # Called with every request that was answered (the demo prints a redacted line).
     on_request: Callable[[TwilioRequest], None] | None = None
@@ -292,7 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
         answer = _validate(kind, form) or _created(kind, resource["account"], form)
         if answer[0] == 201 and kind == "Messages":
             fake._keep_message(answer[1])
-            # Sent, but the sender does not know yet: the moment a crash costs the most.
+        if answer[0] == 201:
+            # Done, but the sender does not know yet: the moment a crash costs the most.
             time.sleep(fake.answer_delay)
         return self._json(*answer)
 

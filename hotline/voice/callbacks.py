@@ -68,6 +68,41 @@ def is_ringing(session: Session, *, help_request_id: int, operator_id: int) -> b
     )
 
 
+def _claim_phone(session: Session, *, help_request_id: int, operator_id: int) -> bool:
+    """Commit that the operator's phone is rung for this request now; False if it already is.
+
+    One conditional UPDATE: of two clicks that arrive together (two web processes),
+    exactly one rings the phone. A claim lapses after REPEAT_GUARD.
+    """
+    if is_ringing(session, help_request_id=help_request_id, operator_id=operator_id):
+        return False
+    now = utcnow()
+    claimed = session.execute(
+        sa.update(Operator)
+        .where(
+            Operator.id == operator_id,
+            sa.or_(
+                Operator.call_back_request_id.is_(None),  # type: ignore[union-attr]
+                Operator.call_back_request_id != help_request_id,
+                Operator.call_back_at < now - REPEAT_GUARD,  # type: ignore[operator]
+            ),
+        )
+        .values(call_back_request_id=help_request_id, call_back_at=now)
+    ).rowcount
+    session.commit()
+    return bool(claimed)
+
+
+def _release_phone(session: Session, *, operator_id: int) -> None:
+    session.rollback()
+    session.execute(
+        sa.update(Operator)
+        .where(Operator.id == operator_id)
+        .values(call_back_request_id=None, call_back_at=None)
+    )
+    session.commit()
+
+
 def call_back(
     session: Session,
     *,
@@ -92,7 +127,7 @@ def call_back(
     )
     if resident_contact is None:
         raise ResidentHasNoNumber(f"request {help_request.reference} has no number on file")
-    if is_ringing(session, help_request_id=help_request.id, operator_id=operator.id):
+    if not _claim_phone(session, help_request_id=help_request.id, operator_id=operator.id):
         raise CallBackAlreadyRinging("your phone is already being called for this request")
 
     leg = _leg(session, settings, flows, help_request, operator)
@@ -106,12 +141,16 @@ def call_back(
         action_url=urls(help_request.id, operator.id)["confirm"],
         otherwise=texts.CALL_BACK_NOT_CONFIRMED[leg.language],
     )
-    call_sid = provider.create_call(
-        to=reveal_number(operator_contact, settings.secrets),
-        from_=leg.caller_id,
-        twiml=twiml,
-        timeout=OPERATOR_RING_SECONDS,
-    )
+    try:
+        call_sid = provider.create_call(
+            to=reveal_number(operator_contact, settings.secrets),
+            from_=leg.caller_id,
+            twiml=twiml,
+            timeout=OPERATOR_RING_SECONDS,
+        )
+    except Exception:
+        _release_phone(session, operator_id=operator.id)  # nothing rings: try again at once
+        raise
     record(
         session,
         CALL_BACK,

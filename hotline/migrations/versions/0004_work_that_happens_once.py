@@ -1,4 +1,4 @@
-"""work that happens once: outbox completion, SMS handed to the provider
+"""work that happens once: outbox completion, SMS handed to the provider, call-backs claimed
 
 Revision ID: 0004
 Revises: 0003
@@ -30,9 +30,17 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("submitted_at", hotline.models.UTCDateTime(timezone=True), nullable=True)
         )
+    with op.batch_alter_table("operator", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("call_back_request_id", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("call_back_at", hotline.models.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("operator", schema=None) as batch_op:
+        batch_op.drop_column("call_back_at")
+        batch_op.drop_column("call_back_request_id")
     with op.batch_alter_table("sms_message", schema=None) as batch_op:
         batch_op.drop_column("submitted_at")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
