@@ -6,7 +6,10 @@ import hashlib
 import hmac
 import logging
 import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
+import phonenumbers
 from cryptography.fernet import Fernet
 from sqlmodel import Session, select
 
@@ -37,52 +40,313 @@ def reveal_number(contact: Contact, secrets: Secrets) -> str:
     return Fernet(secrets.vault_key.encode()).decrypt(contact.encrypted_number.encode()).decode()
 
 
-# Seven or more digits, possibly grouped by up to three separators (spaces, dots, slashes,
-# dashes, pluses as in form-encoded URLs, brackets), optionally after + or 00: catches E.164
-# and the ways Belgians write numbers (016/27 27 72, 0470 / 12 34 56). Dates
-# (2026-11-26, 26/11/2026) are not numbers; digits inside SIDs are protected by the
-# word boundaries.
-PHONE_NUMBER_PATTERN = re.compile(
-    r"(?<![\w])(?!\d{4}-\d{2}-\d{2})(?!\d{1,2}/\d{1,2}/\d{2,4}(?!\d))"
-    r"(?:\+|%2B)?\d(?:[\s./\-\u2013+()]{0,3}\d){6,}(?![\w])"
+# --- phone numbers in text and in logs ----------------------------------------------------
+
+DEFAULT_REGION = "BE"
+REDACTED = "[number]"
+# POSSIBLE, not VALID: VALID only takes numbers in ranges that are handed out and, for
+# Belgium, written with their 0, so it lets through what people do write: 070 12 34 56
+# (shared cost), 470 12 34 56, a Dutch 06 12345678 without +31, a number with a digit
+# too many. What POSSIBLE would take that is not a number (an access log's "500 12345",
+# a byte count, an IP address) is masked before matching; see _NOT_A_NUMBER.
+LENIENCY = phonenumbers.Leniency.POSSIBLE
+_LENIENCY_WITHIN_A_RUN = phonenumbers.Leniency.VALID  # see _numbers_among_groups
+
+# No number is written with fewer than seven digits (+683 1234 is about the shortest):
+# text with fewer is returned at once, which is most log records. (Possessive and anchored,
+# so that it fails in one pass.)
+_SEVEN_DIGITS = re.compile(r"(?:\D*+\d){7}")
+# The separators the matcher allows between digits, at most four in a row (phonenumbers'
+# _VALID_PUNCTUATION). Seven digits joined by them is what the matcher could take for a
+# number; where there is no such run (29/Nov/2026:10:59:44) it is not called.
+_SEPARATORS = (
+    "-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f \u00a0\u00ad\u200b\u2060\u3000"
+    "()\uff08\uff09\uff3b\uff3d.\\[\\]/~\u2053\u223c\uff5e"
+)
+_DIGIT_RUN = re.compile(rf"\d(?:[{_SEPARATORS}]{{0,4}}+\d){{6}}")
+# A whole run of digit groups, from its plus sign; and its groups.
+_PLUS_SIGNS = "+\uff0b"
+_RUN = re.compile(rf"[{_PLUS_SIGNS}]?\d(?:[{_SEPARATORS}]{{0,4}}+\d)*+")
+_DIGIT_GROUP = re.compile(r"\d+")
+# A number has 7 digits or more, 9 or more as written in Belgium (0 and 8 digits), and
+# at most 17 (15, the most E.164 allows, after 00).
+_MIN_DIGITS, _NATIONAL_MIN_DIGITS, _MAX_DIGITS = 7, 9, 17
+_NUMBER_STARTS = _PLUS_SIGNS + "0\uff10"  # how an international or a national number starts
+
+# Form bodies and URLs carry numbers URL-encoded (To=%2B32470123456, q=0470+12+34+56).
+# The matcher gets a copy decoded in place, every character kept where it was so that
+# what it finds maps back onto the original: %2B becomes "  +", any other %XX three
+# spaces, and a + between digits (a form-encoded space) a space.
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_PLUS_BETWEEN_DIGITS = re.compile(r"\+(?<=\d\+)(?=\d)")  # + first: found fast
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+# Digits that are never a phone number, masked before matching: POSSIBLE would take some
+# for one ("500 12345" is a possible Belgian number) or glue them to a number beside them.
+# Each is fenced so that it cannot bite into a number written next to it (a time followed
+# by +32…, 0470-12-34-56, 016.27.27.72 are left whole).
+_NOT_A_NUMBER = re.compile(
+    "|".join(
+        (
+            # Twilio SIDs (CA…, SM…, RE…, AC…: two letters and 32 hex digits) and UUIDs.
+            r"\b[A-Z]{2}[0-9a-fA-F]{32}\b",
+            r"\b[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b",
+            # Dates: 2026-11-29, 29/11/2026, 29.11.2026; the access log's
+            # [29/Nov/2026:10:59:44 +0000].
+            r"(?<![\d-])(?:19|20)\d\d-[01]\d-[0-3]\d(?!-?\d)",
+            r"(?<![\d/])[0-3]?\d/[01]?\d/(?:19|20)?\d\d(?![\d/])",
+            r"(?<![\d.-])[0-3]?\d([.-])[01]?\d\1(?:19|20)\d\d(?![.-]?\d)",  # 29.11.2026
+            r"\[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]",
+            # Times: 10:59, 10:59:44,123, T10:59:44.123Z, 10:59:44 +0100.
+            r"(?<![\d:])\d{1,2}:\d\d(?::\d\d(?:[.,]\d{1,9})?)?(?:Z|\s?[+-]\d\d:?\d\d)?(?![\d:])",
+            # IPv4 addresses, with a port: 127.0.0.1:5000.
+            rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?::\d{{1,5}})?(?!\.?\d)",
+            # The access log's status and size after the request line: "GET / HTTP/1.1" 200 1234.
+            r'(?<=")\s[1-5]\d\d\s(?:\d+|-)(?!\S)',
+            # Sizes and durations: 12345678 bytes, 1234.5 ms, 12MB, 250µs.
+            r"(?<![\w.])\d+(?:[.,]\d+)?"
+            r"(?:\s?(?:bytes?|[kKMGT]i?B|ms|µs|sec|seconds?)|B|s|us|ns)\b",
+        )
+    )
 )
 
 
-def redact_phone_numbers(text: str) -> str:
-    """Replace anything that looks like a phone number with ``[number]``."""
-    return PHONE_NUMBER_PATTERN.sub("[number]", text)
+def _mask(match: re.Match[str]) -> str:
+    return "_" * len(match.group())
+
+
+def _in_a_word(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is glued to letters: part of an identifier, not a number."""
+    return (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum())
+
+
+def _matches(text: str, region: str, leniency: int, offset: int = 0) -> Iterator[tuple[int, int]]:
+    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=leniency):
+        yield offset + match.start, offset + match.end
+
+
+def _unclaimed_runs(text: str, claimed: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Runs of seven digits or more in ``text`` that no span in ``claimed`` touches."""
+    for run in _RUN.finditer(text):
+        if _in_a_word(text, run.start(), run.end()):
+            continue
+        gaps, position = [], run.start()
+        for start, end in claimed:
+            if start < run.end() and end > position:
+                gaps.append((position, start))
+                position = end
+        gaps.append((position, run.end()))
+        for gap_start, gap_end in gaps:
+            for rest in _RUN.finditer(text, gap_start, gap_end):
+                if _DIGIT_RUN.search(rest.group()):
+                    yield rest.start(), rest.end()
+
+
+def _number_from(
+    text: str, start: int, groups: list[tuple[int, int]], first: int, region: str
+) -> tuple[int, int, int] | None:
+    """The longest VALID number made of groups[first:…]: its start, end and last group."""
+    sub_start = groups[first][0]
+    if sub_start > start and text[sub_start - 1] in _PLUS_SIGNS:
+        sub_start -= 1
+    for last in range(len(groups) - 1, first - 1, -1):
+        digits = sum(group_end - group_start for group_start, group_end in groups[first : last + 1])
+        if digits < _MIN_DIGITS:
+            return None
+        sub_end = groups[last][1]
+        if digits <= _MAX_DIGITS and (sub_start, sub_end) in set(
+            _matches(text[sub_start:sub_end], region, _LENIENCY_WITHIN_A_RUN, sub_start)
+        ):
+            return sub_start, sub_end, last
+    return None
+
+
+def _numbers_among_groups(text: str, start: int, end: int, region: str) -> list[tuple[int, int]]:
+    """Numbers in text[start:end], a run of digit groups the matcher found none in.
+
+    The matcher gives up on a run with a group too many ("0470 12 34 56 4821": a code
+    after the number) and then only tries the groups one by one. Here runs of whole
+    groups are tried, longest first, as long as a number can be. Only VALID numbers are
+    taken: cut out of a longer run, a merely possible one is as likely the wrong cut
+    ("12 0470 12" of "12 0470 12 34 56") or a few counts in a row ("12 13 14 15").
+    Groups left over that start like a number (+, 0) and are as long as one, but are
+    none (a digit too many: 0470 12 34 567), are taken whole: better a typo redacted
+    than a number shown.
+    """
+    groups = [(match.start(), match.end()) for match in _DIGIT_GROUP.finditer(text, start, end)]
+    found: list[tuple[int, int]] = []
+    left_over: list[tuple[int, int]] = []
+
+    def take_left_over() -> None:
+        # From the first group that starts like a number and leaves a number's length.
+        for index, (group_start, _) in enumerate(left_over):
+            if group_start > start and text[group_start - 1] in _PLUS_SIGNS:
+                group_start -= 1
+            digits = sum(group_end - begin for begin, group_end in left_over[index:])
+            if digits < _NATIONAL_MIN_DIGITS:
+                break
+            if text[group_start] in _NUMBER_STARTS and digits <= _MAX_DIGITS:
+                found.append((group_start, left_over[-1][1]))
+                break
+        left_over.clear()
+
+    first = 0
+    while first < len(groups):
+        number = _number_from(text, start, groups, first, region)
+        if number:
+            take_left_over()
+            found.append(number[:2])
+            first = number[2]
+        else:
+            left_over.append(groups[first])
+        first += 1
+    take_left_over()
+    return found
+
+
+def _number_spans(text: str, region: str) -> list[tuple[int, int]]:
+    """Where the phone numbers in ``text`` start and end, in order."""
+    if "%" in text:
+        text = _PERCENT_ESCAPE.sub(lambda m: "  +" if m.group() in ("%2B", "%2b") else "   ", text)
+    if "+" in text:
+        text = _PLUS_BETWEEN_DIGITS.sub(" ", text)
+    if not _DIGIT_RUN.search(text):
+        return []
+    text = _NOT_A_NUMBER.sub(_mask, text)
+    if not _DIGIT_RUN.search(text):
+        return []
+    spans = [span for span in _matches(text, region, LENIENCY) if not _in_a_word(text, *span)]
+    for start, end in list(_unclaimed_runs(text, spans)):
+        spans += _numbers_among_groups(text, start, end, region)
+    spans.sort()
+    # A number sent URL-encoded starts at its %2B.
+    return [
+        (start - 2 if text.startswith("  +", start - 2) else start, end) for start, end in spans
+    ]
+
+
+def redact_phone_numbers(text: str, region: str = DEFAULT_REGION) -> str:
+    """Replace every phone number in ``text`` with ``[number]``, however it is written.
+
+    ``region`` is the country whose national forms (0470 12 34 56) are understood;
+    numbers with a country code (+31 6 12345678, 0044 20 7946 0958) are found anyway.
+    """
+    if not _SEVEN_DIGITS.match(text):
+        return text
+    parts, last = [], 0
+    for start, end in _number_spans(text, region):
+        parts += [text[last:start], REDACTED]
+        last = end
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+# Arguments of these types are formatted as they are: a str is redacted on its own, and a
+# number passed as an int or float is a count, a size or a duration (phone numbers are
+# strings here, E.164). Anything else may hide a number in its str() (an exception, a dict).
+_PLAIN_ARGUMENTS = (str, int, float, type(None))
+
+
+class _RedactedMapping(Mapping[str, Any]):
+    """The mapping a record was logged with (gunicorn's access-log atoms), redacted as read.
+
+    Lazily, because gunicorn passes every request header and environ variable and its
+    format reads a handful; the mapping's own lookup (gunicorn's "-" for a missing atom)
+    is kept. A value that is neither text nor a number is read as its redacted str().
+    """
+
+    def __init__(self, mapping: Mapping[str, Any], region: str) -> None:
+        self._mapping, self._region = mapping, region
+        self._redacted: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._redacted:
+            return self._redacted[key]
+        value = self._mapping[key]
+        if isinstance(value, str):
+            value = redact_phone_numbers(value, self._region)
+        elif not isinstance(value, _PLAIN_ARGUMENTS):
+            value = redact_phone_numbers(str(value), self._region)
+        self._redacted[key] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping)
+
+    def __len__(self) -> int:
+        return len(self._mapping)
+
+
+_TRACEBACK_FORMATTER = logging.Formatter()
+
+
+def redact_log_record(record: logging.LogRecord, region: str = DEFAULT_REGION) -> None:
+    """Take the phone numbers out of ``record``: message, arguments and traceback.
+
+    The message and each argument are redacted on their own, so the record keeps its
+    arguments: ``%d`` still formats, and the JSON formatter still finds an access log's
+    fields. When an argument's text only shows once formatted (an exception, a dict), the
+    formatted message is redacted instead and replaces message and arguments.
+    """
+    opaque = not isinstance(record.msg, str)
+    if not opaque:
+        record.msg = redact_phone_numbers(record.msg, region)
+    if isinstance(record.args, tuple):
+        record.args = tuple(
+            redact_phone_numbers(arg, region) if isinstance(arg, str) else arg
+            for arg in record.args
+        )
+        opaque = opaque or not all(isinstance(arg, _PLAIN_ARGUMENTS) for arg in record.args)
+    elif isinstance(record.args, Mapping) and not isinstance(record.args, _RedactedMapping):
+        record.args = _RedactedMapping(record.args, region)
+    if opaque:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call: logging reports it when it is handled
+            pass
+        else:
+            redacted = redact_phone_numbers(message, region)
+            if redacted != message:
+                record.msg, record.args = redacted, None
+    # Formatted now, while it can be redacted: formatters use exc_text once it is set.
+    if record.exc_info and not record.exc_text:
+        record.exc_text = redact_phone_numbers(
+            _TRACEBACK_FORMATTER.formatException(record.exc_info), region
+        )
+    if record.stack_info:
+        record.stack_info = redact_phone_numbers(record.stack_info, region)
+    record._phone_numbers_redacted = True  # formatters skip _names; the JSON one checks it
 
 
 class RedactingFilter(logging.Filter):
     """A logging filter that keeps phone numbers out of every log line."""
 
+    def __init__(self, region: str = DEFAULT_REGION) -> None:
+        super().__init__()
+        self.region = region
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_phone_numbers(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
+        """Redact ``record`` in place; never drops it."""
+        redact_log_record(record, self.region)
         return True
 
 
-def install_log_redaction() -> None:
+def install_log_redaction(region: str = DEFAULT_REGION) -> None:
     """Redact every log record of this process as it is created (idempotent).
 
     A record factory rather than a handler filter: it also covers loggers and
-    handlers set up later (rq's worker, gunicorn's access log).
+    handlers set up later (rq's worker, gunicorn's access log). The first call's
+    ``region`` stays.
     """
     previous = logging.getLogRecordFactory()
     if getattr(previous, "redacts_phone_numbers", False):
         return
 
-    def redacting_factory(*args, **kwargs) -> logging.LogRecord:
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):  # a malformed log call: leave it to logging
-            return record
-        redacted = redact_phone_numbers(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
+        redact_log_record(record, region)
         return record
 
     redacting_factory.redacts_phone_numbers = True  # type: ignore[attr-defined]
