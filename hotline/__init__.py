@@ -20,7 +20,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     same keys as the ``[hotline]`` table (plus ``database_url``, ``redis_url``,
     ``config_file`` and ``secrets``); it wins over the file and the environment.
     """
-    from hotline import db, flows, queue, telephony, webhooks
+    from hotline import db, flows, observability, queue, telephony, webhooks
     from hotline.privacy import install_log_redaction
 
     settings = config if isinstance(config, Settings) else load_settings(config)
@@ -49,9 +49,5 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     import callcenter_ui
 
     callcenter_ui.init_app(app)
-
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    observability.init_app(app)
     return app

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from hotline.audit import record
 from hotline.models import Contact, HelpRequest, Line, RequestStatus, VolunteerLead
+from hotline.observability.metrics import HELP_REQUESTS_CREATED
 from hotline.outbox import add_work
 
 ANNOUNCE_JOB = "hotline.jobs.announce_request"
@@ -73,6 +74,7 @@ def create_help_request(
     session.add(help_request)
     session.flush()  # the outbox row needs the id
     add_work(session, queue="intake", job=ANNOUNCE_JOB, help_request_id=help_request.id)
+    HELP_REQUESTS_CREATED.labels(line.slug, source).inc()
     return help_request
 
 

@@ -2,27 +2,46 @@
 
 Every request must carry a valid X-Twilio-Signature for the public URL Twilio
 called; anything else gets 403 before any code touches the database.
+A database that cannot be reached is never a 500 for a caller: they hear an
+apology and the line hangs up (see ``database_unavailable``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
-from sqlalchemy.exc import IntegrityError
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, g, request, url_for
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
+from hotline import ivr
 from hotline.config import Settings
 from hotline.db import get_session
 from hotline.flows import get_flow
 from hotline.messaging.delivery import record_delivery
 from hotline.messaging.inbound import InboundSms, previous_answer, receive_sms
 from hotline.messaging.sending import status_callback_url
+from hotline.models import CallSession
+from hotline.observability.metrics import (
+    CALLS_RECEIVED,
+    INCIDENTS,
+    SMS_STATUS_REPORTS,
+    WEBHOOK_DURATION,
+    WEBHOOK_RESPONSES,
+)
 from hotline.outbox import relay_written
 from hotline.queue import get_redis
 from hotline.telephony import Voice, get_provider
 from hotline.voice import callbacks, calls, connections, live_calls
-from hotline.voice.texts import SCREEN_DECLINED, screen_prompt, speaking_voice
+from hotline.voice.texts import (
+    DATABASE_UNAVAILABLE,
+    SCREEN_DECLINED,
+    every_voice,
+    screen_prompt,
+    speaking_voice,
+)
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
@@ -46,6 +65,10 @@ SMS_STATUSES = frozenset(
         "received",
     }
 )
+# The database is down, unreachable, out of connections, or a SQLite file stayed locked.
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, sa.exc.TimeoutError)
+# Twilio's reports, which answer no TwiML.
+REPORTS = frozenset({"twilio.voice_status", "twilio.voice_transcription", "twilio.sms_status"})
 
 
 def _settings() -> Settings:
@@ -59,6 +82,23 @@ def public_url() -> str:
         return request.url
     query = request.query_string.decode()
     return settings.public_base_url + request.path + (f"?{query}" if query else "")
+
+
+@blueprint.before_request
+def start_clock() -> None:
+    """Note when the webhook arrived (registered first, so the signature check is timed)."""
+    g.webhook_arrived = time.perf_counter()
+
+
+@blueprint.after_request
+def measure(response: Response) -> Response:
+    """Count the answer and how long it took, by endpoint."""
+    endpoint = request.endpoint or "unknown"
+    arrived = g.get("webhook_arrived")
+    if arrived is not None:
+        WEBHOOK_DURATION.labels(endpoint).observe(time.perf_counter() - arrived)
+    WEBHOOK_RESPONSES.labels(endpoint, str(response.status_code)).inc()
+    return response
 
 
 @blueprint.before_request
@@ -134,6 +174,7 @@ def _replay_if_raced(env: calls.CallEnv, call_sid: str, answer):
 def voice() -> Response:
     """A call comes in: greet the caller and offer the first menu."""
     env, call_sid = _call_env(), _call_sid()
+    CALLS_RECEIVED.labels(env.line.slug).inc()
     twiml = _replay_if_raced(
         env,
         call_sid,
@@ -407,6 +448,7 @@ def sms_status() -> Response:
     status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
     if status not in SMS_STATUSES:
         abort(400, "MessageStatus missing or unknown")
+    SMS_STATUS_REPORTS.labels(status).inc()
     error_code = request.form.get("ErrorCode", "")
     sms_id = request.args.get("sms", "")
     session = get_session()
@@ -421,3 +463,53 @@ def sms_status() -> Response:
     session.commit()
     relay_outbox()
     return Response(status=204)
+
+
+def database_unavailable(error: Exception) -> Response:
+    """The database cannot be reached: one log line and one count, never a 500 page.
+
+    A caller (or an operator, resident or volunteer on a leg the line rang) hears that
+    we are sorry and may try again in a few minutes, in their language if this request
+    had read their call, else in every language of the line; then the line hangs up.
+
+    An SMS and Twilio's reports get 503. Twilio then logs an HTTP error (11200) in its
+    console, where alerts can watch it, and requests the number's fallback URL if one is set;
+    an empty 200 would hide that a volunteer's answer was lost. Twilio retries only when
+    the webhook URL asks for it (connection overrides, ``#rp=5xx``): safe, since every
+    handler is idempotent on its MessageSid.
+    """
+    INCIDENTS.labels("database_unavailable").inc()
+    log.error("incident database_unavailable: %s in %s", type(error).__name__, request.endpoint)
+    if request.endpoint == "twilio.sms":
+        return Response(get_provider().sms_reply([]), status=503, mimetype="text/xml")
+    if request.endpoint in REPORTS:
+        return Response(status=503)
+    flow = get_flow(_settings().line_for_number(request.form.get("To")).flow)
+    spoken = every_voice(flow, _language_already_read())
+    actions: list[object] = []
+    for language, voice in spoken:
+        if actions:
+            actions.append(ivr.Pause(seconds=1))
+        actions.append(ivr.Say(text=DATABASE_UNAVAILABLE[language], language=voice.language))
+    twiml = get_provider().render(
+        [*actions, ivr.Hangup()],
+        action_url=request.path,  # nothing waits for an answer
+        voices={voice.language: voice for _, voice in spoken},
+    )
+    return _twiml(twiml)
+
+
+for _error in DATABASE_UNAVAILABLE_ERRORS:
+    blueprint.register_error_handler(_error, database_unavailable)
+
+
+def _language_already_read() -> str | None:
+    """The caller's language, when this request read their call before the database failed
+    (at the commit, say). Only what was loaded is looked at: asking for more would query."""
+    call_sid = request.form.get("CallSid")
+    for held in list(get_session().identity_map.values()):
+        if isinstance(held, CallSession):
+            loaded = sa.inspect(held).dict
+            if loaded.get("call_sid") == call_sid:
+                return (loaded.get("state") or {}).get("language")
+    return None

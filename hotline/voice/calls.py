@@ -26,6 +26,7 @@ from hotline.intake import (
 from hotline.ivr.schema import DialNode, EffectNode, PhoneNode, RecordNode
 from hotline.messaging.texts import national_number
 from hotline.models import CallSession, Contact, HelpRequest, Line, VolunteerLead, utcnow
+from hotline.observability.metrics import IVR_STEPS
 from hotline.privacy import redact_phone_numbers, reveal_number, store_contact
 from hotline.telephony import DialPlan
 from hotline.voice import connections
@@ -181,6 +182,7 @@ def _complete_turn(session: Session, env: CallEnv, call: CallSession, line: Line
     call.last_response = env.render(_with_number_tokens(turn.actions), call.step, plan)
     session.add(call)
     session.commit()
+    IVR_STEPS.labels(call.last_node or "none").inc()
     return fill(session, env, call.last_response)
 
 

@@ -1,9 +1,10 @@
-"""What the line says to the *other* side of a call, in Dutch, French and English.
+"""What the line says outside the flow's menus, in Dutch, French and English.
 
 The caller's own menus are data (``ivr_flows/``); these sentences are heard by the
 person the line rings for them: an operator picking up, a resident called back, a
-resident or volunteer put through. What a request is about is said with the same
-words as the volunteers' SMS (``hotline.messaging.texts.CATEGORIES``).
+resident or volunteer put through; and by anyone on the line when the database cannot
+be reached. What a request is about is said with the same words as the volunteers'
+SMS (``hotline.messaging.texts.CATEGORIES``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,17 @@ SCREEN_DECLINED = {
     "en": "We will not put the call through. Goodbye.",
 }
 
+# The database cannot be reached: said (in every language of the line when we cannot
+# know the caller's), then the line hangs up.
+DATABASE_UNAVAILABLE = {
+    "nl": "Het spijt ons, door een technisch probleem kunnen we u nu niet helpen. "
+    "Probeer het over enkele minuten opnieuw. Tot ziens.",
+    "fr": "Nous sommes désolés, un problème technique nous empêche de vous aider maintenant. "
+    "Veuillez réessayer dans quelques minutes. Au revoir.",
+    "en": "We are sorry, a technical problem stops us from helping you right now. "
+    "Please try again in a few minutes. Goodbye.",
+}
+
 
 def spoken_digits(digits: str) -> str:
     """A reference or number read digit by digit: "4, 8, 2, 9, 1, 3"."""
@@ -102,6 +114,16 @@ def speaking_voice(flow: Flow, language: str | None) -> tuple[str, Voice]:
             spoken = flow.languages[candidate]
             return candidate, Voice(spoken.code, spoken.voice, rate=flow.speaking_rate)
     return "en", Voice(language="en-GB", voice="")
+
+
+def every_voice(flow: Flow, language: str | None) -> list[tuple[str, Voice]]:
+    """The languages (with their voices) to say something in: the caller's if we know it,
+    else every language of the flow that we have the words for, the flow's own first."""
+    if language in LANGUAGES and language in flow.languages:
+        return [speaking_voice(flow, language)]
+    spoken = dict.fromkeys([flow.default_language, *flow.languages])
+    known = [code for code in spoken if code in LANGUAGES and code in flow.languages]
+    return [speaking_voice(flow, code) for code in known] or [speaking_voice(flow, None)]
 
 
 def operator_whisper(

@@ -1,0 +1,24 @@
+"""Health checks and metrics: ``/health`` (alive), ``/ready`` (can it work?), ``/metrics``.
+
+``metrics`` defines the Prometheus metrics that the web app counts where things happen;
+``checks`` asks the database, Redis, the rq workers and the outbox how they are;
+``views`` serves the three endpoints and keeps the details away from the internet.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+# A bearer token for /metrics and the details of /ready. Unset: only loopback and
+# private addresses get them (see views.may_see_details).
+METRICS_TOKEN_VARIABLE = "HOTLINE_METRICS_TOKEN"
+
+
+def init_app(app: Flask) -> None:
+    """Register /health, /ready and /metrics."""
+    from hotline.observability import views
+
+    app.extensions["hotline.metrics_token"] = os.environ.get(METRICS_TOKEN_VARIABLE) or None
+    app.register_blueprint(views.blueprint)
