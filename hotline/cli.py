@@ -14,13 +14,18 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from hotline import create_app
 from hotline.config import ConfigError, generate_secrets, load_settings
+from hotline.logging_setup import configure_logging
 
 
 def _create_app() -> Flask:
     try:
-        return create_app()
+        app = create_app()
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+    settings = app.extensions["hotline.settings"]
+    # Before rq starts: it adds handlers of its own only where there are none.
+    configure_logging(settings.log_level, settings.log_format)
+    return app
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
@@ -168,20 +173,26 @@ def serve(bind: str, workers: int) -> None:
             check_reachable(settings)
         except ConfigError as error:
             raise click.ClickException(str(error)) from None
+    # gunicorn's own logs (and its access log) are formatted by hotline.gunicorn_conf,
+    # which reads these: a value set in config.toml must reach it too.
+    os.environ["HOTLINE_LOG_FORMAT"] = settings.log_format
+    os.environ["HOTLINE_LOG_LEVEL"] = settings.log_level
     os.execvp(
         sys.executable,
         [
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",
+            "python:hotline.gunicorn_conf",
             "--bind",
             bind,
             "--workers",
             str(workers),
             "--worker-class",
             "sync",
-            "--access-logfile",
-            "-",
+            # One server per port: gunicorn's default control socket is one per user.
+            "--no-control-socket",
             "hotline.wsgi:app",
         ],
     )

@@ -46,11 +46,13 @@ GENERAL_KEYS: dict[str, tuple[type, Any]] = {
     "flows_dir": (str, "ivr_flows"),
     "outbox_relay_interval": (int, 5),
     "log_level": (str, "INFO"),
+    "log_format": (str, "text"),
     # Production mode refuses to fall back to the SQLite file and the embedded Redis
     # unless this says that a single-machine install is meant.
     "allow_embedded": (bool, False),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 # Settings that may carry credentials: environment (or create_app) only, never the file.
 ENVIRONMENT_ONLY_KEYS = ("database_url", "redis_url")
 # name of the environment variable -> attribute of Secrets
@@ -175,6 +177,7 @@ class Settings:
     flows_dir: Path
     outbox_relay_interval: int
     log_level: str
+    log_format: str  # text | json (one JSON object per line, for log collectors)
     database_url: str
     redis_url: str | None  # None: an embedded Redis in the instance folder
     lines: dict[str, LineSettings]
@@ -295,6 +298,7 @@ def load_settings(
         flows_dir=flows_dir,
         outbox_relay_interval=values["outbox_relay_interval"],
         log_level=values["log_level"].upper(),
+        log_format=values["log_format"].lower(),
         database_url=database_url,
         redis_url=values["redis_url"],
         lines=lines,
@@ -312,6 +316,11 @@ def _check_general_values(values: dict[str, Any], origins: dict[str, str]) -> No
         raise ConfigError(
             f"{origins['log_level']}: must be one of {', '.join(LOG_LEVELS)}, "
             f"got {values['log_level']!r}"
+        )
+    if values["log_format"].lower() not in LOG_FORMATS:
+        raise ConfigError(
+            f"{origins['log_format']}: must be one of {', '.join(LOG_FORMATS)}, "
+            f"got {values['log_format']!r}"
         )
     # The two URLs may hold passwords: their problems are described, never echoed.
     if values["database_url"]:

@@ -17,9 +17,10 @@ from typing import Any
 from flask.logging import default_handler
 from pythonjsonlogger.json import JsonFormatter
 
+from hotline.config import LOG_FORMATS
 from hotline.privacy import install_log_redaction, redact_log_record, redact_phone_numbers
 
-LOG_FORMATS = ("text", "json")
+__all__ = ["LOG_FORMATS", "configure_logging", "gunicorn_logconfig", "make_formatter"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 # gunicorn's access-log atoms (glogging.Logger.atoms) by the names a JSON line gives them.

@@ -8,6 +8,7 @@ runs for the session. Either way Redis is flushed before and after each test.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -27,6 +28,19 @@ from hotline.worker import run_worker
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_BASE_URL = "https://hotline.example.org"
 LEUVEN_NUMBER = "+3216272772"
+
+
+@pytest.fixture(autouse=True)
+def _process_logging_restored() -> Iterator[None]:
+    """A CLI test configures this process's logging as `hotline` would its own: undo it,
+    so that the next test sees only the handlers it adds."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(False)
 
 
 @pytest.fixture(scope="session")
