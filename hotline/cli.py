@@ -419,6 +419,20 @@ def _line_and_flow(line_slug: str | None):
     return line, flows[line.flow]
 
 
+@cli.command("fallback-twiml")
+@click.option("--line", "line_slug", help="Line from config.toml (default: the first).")
+def fallback_twiml_command(line_slug: str | None) -> None:
+    """Print the TwiML for Twilio's fallback URL: callers still reach a person when this
+    app is down (paste it into a TwiML Bin; see the README, Running in production)."""
+    from hotline.config import load_settings
+    from hotline.telephony import PROVIDERS
+    from hotline.voice.fallback import fallback_twiml
+
+    line, line_flow = _line_and_flow(line_slug)
+    provider = PROVIDERS["twilio"](load_settings())
+    click.echo(fallback_twiml(provider, line, line_flow))
+
+
 @flow.command("simulate")
 @click.option("--line", "line_slug", help="Line from config.toml (default: the first).")
 @click.option("--lang", "language", help="Choose this language at the welcome menu (nl, fr, en).")

@@ -54,7 +54,7 @@ GENERAL_KEYS: dict[str, tuple[type, Any]] = {
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
 # Settings that may carry credentials: environment (or create_app) only, never the file.
-ENVIRONMENT_ONLY_KEYS = ("database_url", "redis_url")
+ENVIRONMENT_ONLY_KEYS = ("database_url", "redis_url", "metrics_token")
 # name of the environment variable -> attribute of Secrets
 SECRET_VARIABLES = {
     "HOTLINE_SECRET_KEY": "secret_key",
@@ -74,6 +74,7 @@ LINE_KEYS: dict[str, tuple[type, Any]] = {
     "register_url": (str, ""),
     "postcodes": (dict, None),
     "operator_numbers": (list, []),
+    "general_number": (str, ""),
     "transcribe": (bool, False),
     # SMS with volunteers (README, "Volunteers answer by SMS")
     "volunteer_sms": (bool, True),
@@ -130,6 +131,9 @@ class LineSettings:
     register_url: str
     postcodes: dict[str, str]  # postcode -> municipality
     operator_numbers: tuple[str, ...] = ()
+    # The city's general number (E.164): said when the line cannot help, dialled by the
+    # fallback TwiML when this app is down. Empty: none.
+    general_number: str = ""
     transcribe: bool = False  # ask Twilio to transcribe recorded messages (paid, per account)
     # SMS: a geographic number (016...) cannot text, so the line has an SMS sender of its own:
     # a mobile number or a Twilio Messaging Service (MG...). Empty when SMS is off.
@@ -182,6 +186,8 @@ class Settings:
     redis_url: str | None  # None: an embedded Redis in the instance folder
     lines: dict[str, LineSettings]
     secrets: Secrets = field(repr=False)
+    # Bearer token for /metrics and /ready's details; None: loopback and private networks.
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def embedded_redis_path(self) -> Path:
@@ -301,6 +307,7 @@ def load_settings(
         log_format=values["log_format"].lower(),
         database_url=database_url,
         redis_url=values["redis_url"],
+        metrics_token=values["metrics_token"],
         lines=lines,
         secrets=secrets,
     )
@@ -336,6 +343,12 @@ def _check_general_values(values: dict[str, Any], origins: dict[str, str]) -> No
                 f"{origins['database_url']}: not a database URL "
                 "(e.g. postgresql://hotline:…@db:5432/hotline)"
             ) from None
+    token = values["metrics_token"]
+    if token and (len(token) < 32 or len(set(token)) < 8):
+        raise ConfigError(
+            f"{origins['metrics_token']}: too weak for a bearer token (at least 32 characters, "
+            "at least 8 different; e.g. python3 -c 'import secrets; print(secrets.token_hex(24))')"
+        )
     if values["redis_url"]:
         try:
             parse_redis_url(values["redis_url"])
@@ -492,6 +505,13 @@ def _load_lines(table: Any, source: _Source, mode: str) -> dict[str, LineSetting
             if operator is None:
                 raise source.error(f"{prefix}.operator_numbers", "holds an invalid phone number")
             operators.append(operator)
+        general = ""
+        if values["general_number"]:
+            general = normalise_number(values["general_number"], country) or ""
+            if not general:
+                raise source.error(
+                    f"{prefix}.general_number", f"not a valid phone number in {country}"
+                )
         try:
             ZoneInfo(values["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
@@ -515,6 +535,7 @@ def _load_lines(table: Any, source: _Source, mode: str) -> dict[str, LineSetting
             register_url=values["register_url"],
             postcodes=postcodes,
             operator_numbers=tuple(operators),
+            general_number=general,
             transcribe=values["transcribe"],
             **_sms_settings(values, source, prefix, country, mode),
         )

@@ -37,10 +37,12 @@ from hotline.telephony import Voice, get_provider
 from hotline.voice import callbacks, calls, connections, live_calls
 from hotline.voice.texts import (
     DATABASE_UNAVAILABLE,
+    GENERAL_NUMBER,
     SCREEN_DECLINED,
     every_voice,
     screen_prompt,
     speaking_voice,
+    spoken_phone_number,
 )
 
 log = logging.getLogger(__name__)
@@ -484,13 +486,18 @@ def database_unavailable(error: Exception) -> Response:
         return Response(get_provider().sms_reply([]), status=503, mimetype="text/xml")
     if request.endpoint in REPORTS:
         return Response(status=503)
-    flow = get_flow(_settings().line_for_number(request.form.get("To")).flow)
+    line = _settings().line_for_number(request.form.get("To"))
+    flow = get_flow(line.flow)
     spoken = every_voice(flow, _language_already_read())
     actions: list[object] = []
     for language, voice in spoken:
         if actions:
             actions.append(ivr.Pause(seconds=1))
         actions.append(ivr.Say(text=DATABASE_UNAVAILABLE[language], language=voice.language))
+        if line.general_number:
+            number = spoken_phone_number(line.general_number, line.country)
+            sentence = GENERAL_NUMBER[language].format(number=number)
+            actions.append(ivr.Say(text=sentence, language=voice.language))
     twiml = get_provider().render(
         [*actions, ivr.Hangup()],
         action_url=request.path,  # nothing waits for an answer

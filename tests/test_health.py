@@ -30,11 +30,20 @@ from rq import Queue, SimpleWorker
 from hotline import create_app
 from hotline.models import OutboxMessage, utcnow
 from hotline.observability import checks
-from hotline.voice.texts import DATABASE_UNAVAILABLE
+from hotline.voice.texts import DATABASE_UNAVAILABLE, GENERAL_NUMBER
 from tests.conftest import ROOT, Twilio
 from tests.test_ivr_webhooks import CODE, VOICE, WELCOME_KEY, Call, new_sid
 
 CALLER = "+32470123456"
+# Leuven's general number (config.toml), read digit by digit in its groups.
+CITY = "0 1 6, 2 7, 2 0, 0 0"
+
+
+def apology(language: str) -> list[str]:
+    """What a caller hears in ``language``: sorry, try again, or call the city."""
+    return [DATABASE_UNAVAILABLE[language], GENERAL_NUMBER[language].format(number=CITY)]
+
+
 # Nothing listens on port 1; the passwords must never show in an answer.
 UNREACHABLE_DATABASE = "postgresql://hotline:db-s3cret@127.0.0.1:1/hotline"
 UNREACHABLE_REDIS = "redis://:redis-s3cret@127.0.0.1:1/0"
@@ -291,10 +300,12 @@ def test_a_caller_hears_an_apology_in_every_language_when_the_database_is_unreac
 
     answer = call.dial()
 
-    assert answer.verbs == ["Say", "Pause", "Say", "Pause", "Say", "Hangup"]
-    assert answer.says == [DATABASE_UNAVAILABLE[language] for language in ("nl", "fr", "en")]
+    assert answer.verbs == ["Say", "Say", "Pause", "Say", "Say", "Pause", "Say", "Say", "Hangup"]
+    assert answer.says == [*apology("nl"), *apology("fr"), *apology("en")]
     spoken_with = [(say.get("language"), say.get("voice")) for say in answer.root.iter("Say")]
-    assert spoken_with == [(CODE[language], VOICE[language]) for language in ("nl", "fr", "en")]
+    assert spoken_with == [
+        (CODE[language], VOICE[language]) for language in ("nl", "fr", "en") for _ in (1, 2)
+    ]
     assert problems(caplog) == [
         ("ERROR", "incident database_unavailable: OperationalError in twilio.voice")
     ]
@@ -323,8 +334,8 @@ def test_a_caller_whose_call_was_read_hears_the_apology_in_their_language(app, t
     finally:
         sa.event.remove(engine, "commit", disk_fails)
 
-    assert answer.verbs == ["Say", "Hangup"]
-    assert answer.says == [DATABASE_UNAVAILABLE["fr"]]
+    assert answer.verbs == ["Say", "Say", "Hangup"]
+    assert answer.says == apology("fr")
     answer.assert_language("fr")
     assert problems(caplog) == [
         ("ERROR", "incident database_unavailable: OperationalError in twilio.voice_step")

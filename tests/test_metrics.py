@@ -133,16 +133,16 @@ def test_metrics_are_refused_from_outside_without_the_token(app_config, monkeypa
     ).status_code == 404  # fmt: skip
     scrape(trusting, headers={"X-Forwarded-For": "10.0.0.7"})
 
-    monkeypatch.setenv("HOTLINE_METRICS_TOKEN", "a-long-random-metrics-token")
+    monkeypatch.setenv("HOTLINE_METRICS_TOKEN", "a-long-random-metrics-token-0123456789")
     with_token = create_app(app_config)
     client = with_token.test_client()
     scrape(
-        with_token, remote=OUTSIDE, headers={"Authorization": "Bearer a-long-random-metrics-token"}
+        with_token, remote=OUTSIDE, headers={"Authorization": "Bearer a-long-random-metrics-token-0123456789"}
     )
     for headers in (
         {},
         {"Authorization": "Bearer a-guess"},
-        {"Authorization": "a-long-random-metrics-token"},
+        {"Authorization": "a-long-random-metrics-token-0123456789"},
     ):
         for remote in (OUTSIDE, "127.0.0.1"):  # with a token set, nobody reads without it
             response = client.get("/metrics", environ_base={"REMOTE_ADDR": remote}, headers=headers)
@@ -151,7 +151,7 @@ def test_metrics_are_refused_from_outside_without_the_token(app_config, monkeypa
             assert set(ready.get_json()) == {"status"}
     ready = client.get(
         "/ready", environ_base={"REMOTE_ADDR": OUTSIDE},
-        headers={"Authorization": "Bearer a-long-random-metrics-token"},
+        headers={"Authorization": "Bearer a-long-random-metrics-token-0123456789"},
     )  # fmt: skip
     assert set(ready.get_json()) == {"status", "checks", "failed_jobs"}
 

@@ -353,3 +353,12 @@ def test_a_redis_password_is_masked_with_or_without_a_user_name():
     assert masked_redis_url("redis://:pw@cache:6379/0") == "redis://:***@cache:6379/0"
     assert masked_redis_url("rediss://app:pw@cache:6380") == "rediss://app:***@cache:6380"
     assert masked_redis_url("unix:///run/redis.sock") == "unix:///run/redis.sock"
+
+
+def test_a_weak_metrics_token_is_refused_without_echoing_it(tmp_path):
+    from hotline.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"instance_path": str(tmp_path)}, environ={"HOTLINE_METRICS_TOKEN": "secret"})
+    assert "HOTLINE_METRICS_TOKEN" in str(refused.value)
+    assert "secret'" not in str(refused.value) and ": secret" not in str(refused.value)

@@ -7,18 +7,14 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask
-
-# A bearer token for /metrics and the details of /ready. Unset: only loopback and
-# private addresses get them (see views.may_see_details).
-METRICS_TOKEN_VARIABLE = "HOTLINE_METRICS_TOKEN"
 
 
 def init_app(app: Flask) -> None:
     """Register /health, /ready and /metrics."""
     from hotline.observability import views
 
-    app.extensions["hotline.metrics_token"] = os.environ.get(METRICS_TOKEN_VARIABLE) or None
+    # A bearer token for /metrics and the details of /ready (HOTLINE_METRICS_TOKEN). Unset:
+    # only loopback and private addresses get them (see views.may_see_details).
+    app.extensions["hotline.metrics_token"] = app.extensions["hotline.settings"].metrics_token
     app.register_blueprint(views.blueprint)

@@ -133,6 +133,18 @@ class Provider:
         Raises TelephonyError when the provider cannot tell."""
         raise NotImplementedError
 
+    def standalone(
+        self,
+        before: Sequence[tuple[str, Voice]],
+        *,
+        dial: Sequence[str] = (),
+        caller_id: str | None = None,
+        after: Sequence[tuple[str, Voice]] = (),
+    ) -> str:
+        """A document that needs nothing from this app (for the provider to host): say
+        ``before``, ring ``dial`` (all at once) showing ``caller_id``, say ``after``, hang up."""
+        raise NotImplementedError
+
     def create_call(self, *, to: str, from_: str, twiml: str, timeout: int = 30) -> str:
         """Ring ``to`` (for ``timeout`` seconds) showing ``from_``; once answered, run ``twiml``.
 

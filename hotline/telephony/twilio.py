@@ -238,6 +238,33 @@ class TwilioProvider(Provider):
             response.hangup()
         return str(response)
 
+    def standalone(
+        self,
+        before: Sequence[tuple[str, Voice]],
+        *,
+        dial: Sequence[str] = (),
+        caller_id: str | None = None,
+        after: Sequence[tuple[str, Voice]] = (),
+    ) -> str:
+        """TwiML for a TwiML Bin: no URL of this app anywhere in it, since it is played
+        when this app cannot answer (a <Dial> without action goes on to the next verb)."""
+        response = VoiceResponse()
+        for text, voice in before:
+            self._speak(
+                response, ivr.Say(text=text, language=voice.language), {voice.language: voice}
+            )
+        if dial:
+            verb = Dial(caller_id=caller_id, timeout=30, answer_on_bridge=True)
+            for number in dial:
+                verb.number(number)
+            response.append(verb)
+        for text, voice in after:
+            self._speak(
+                response, ivr.Say(text=text, language=voice.language), {voice.language: voice}
+            )
+        response.hangup()
+        return str(response)
+
     def proceed(self) -> str:
         """An empty TwiML response: a screening document that ends connects the call."""
         return str(VoiceResponse())

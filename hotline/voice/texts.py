@@ -9,6 +9,8 @@ SMS (``hotline.messaging.texts.CATEGORIES``).
 
 from __future__ import annotations
 
+import phonenumbers
+
 from hotline.ivr import Flow
 from hotline.messaging.texts import CATEGORIES
 from hotline.telephony import Voice
@@ -99,6 +101,47 @@ DATABASE_UNAVAILABLE = {
     "en": "We are sorry, a technical problem stops us from helping you right now. "
     "Please try again in a few minutes. Goodbye.",
 }
+
+
+# After DATABASE_UNAVAILABLE, when the line has a general number (read digit by digit).
+GENERAL_NUMBER = {
+    "nl": "U kunt ook het algemene nummer van de stad bellen: {number}.",
+    "fr": "Vous pouvez aussi appeler le numéro général de la ville : {number}.",
+    "en": "You can also call the city's general number: {number}.",
+}
+# The fallback TwiML Twilio plays when this app cannot answer (hotline.voice.fallback).
+FALLBACK_TROUBLE = {
+    "nl": "{line}. Door een technisch probleem werkt ons keuzemenu nu niet.",
+    "fr": "{line}. À cause d'un problème technique, notre menu ne fonctionne pas en ce moment.",
+    "en": "{line}. Because of a technical problem, our menu is not working right now.",
+}
+FALLBACK_PUT_THROUGH = {
+    "nl": "We verbinden u door met een medewerker van de stad. Een ogenblik geduld.",
+    "fr": "Nous vous mettons en relation avec un collaborateur de la ville. "
+    "Un instant, s'il vous plaît.",
+    "en": "We are putting you through to a member of city staff. One moment, please.",
+}
+# After the <Dial>: heard by whoever got through too, once the staff member hangs up.
+FALLBACK_GOODBYE = {
+    "nl": "Bedankt voor uw oproep. Kreeg u niemand aan de lijn? Probeer het dan later opnieuw. "
+    "Tot ziens.",
+    "fr": "Merci de votre appel. Si personne n'a répondu, veuillez réessayer plus tard. Au revoir.",
+    "en": "Thank you for calling. If nobody answered, please try again later. Goodbye.",
+}
+FALLBACK_NOBODY = {
+    "nl": "Er is nu niemand bereikbaar. Probeer het later opnieuw. Tot ziens.",
+    "fr": "Personne n'est joignable pour le moment. Veuillez réessayer plus tard. Au revoir.",
+    "en": "Nobody can be reached right now. Please try again later. Goodbye.",
+}
+
+
+def spoken_phone_number(number_e164: str, country: str) -> str:
+    """A phone number as people of ``country`` say it, digit by digit in its groups:
+    "+3216272000" in Belgium is "0 1 6, 2 7, 2 0, 0 0"."""
+    parsed = phonenumbers.parse(number_e164, country)
+    national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    groups = ["".join(ch for ch in group if ch.isdigit()) for group in national.split()]
+    return ", ".join(" ".join(group) for group in groups if group)
 
 
 def spoken_digits(digits: str) -> str:
