@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -177,6 +178,12 @@ def serve(bind: str, workers: int) -> None:
     # which reads these: a value set in config.toml must reach it too.
     os.environ["HOTLINE_LOG_FORMAT"] = settings.log_format
     os.environ["HOTLINE_LOG_LEVEL"] = settings.log_level
+    # gunicorn's workers are processes: /metrics adds up their counts from files in one
+    # folder per server (two servers on one machine share the instance folder, not this).
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR",
+        str(settings.instance_path / "metrics" / re.sub(r"[^\w.-]", "_", bind)),
+    )
     os.execvp(
         sys.executable,
         [

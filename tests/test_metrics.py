@@ -137,7 +137,9 @@ def test_metrics_are_refused_from_outside_without_the_token(app_config, monkeypa
     with_token = create_app(app_config)
     client = with_token.test_client()
     scrape(
-        with_token, remote=OUTSIDE, headers={"Authorization": "Bearer a-long-random-metrics-token-0123456789"}
+        with_token,
+        remote=OUTSIDE,
+        headers={"Authorization": "Bearer a-long-random-metrics-token-0123456789"},
     )
     for headers in (
         {},
@@ -173,3 +175,74 @@ def test_in_multiprocess_mode_the_counts_of_every_process_add_up(app, tmp_path, 
     samples = scrape(app)
     assert value(samples, "hotline_calls_received_total", line="leuven") == 2
     assert value(samples, "hotline_check_ok", check="database") == 1  # computed here
+
+
+def test_hotline_serve_adds_up_the_counts_of_its_gunicorn_workers(
+    database_url, redis_url, redis_conn, tmp_path
+):
+    """Whichever worker process answers the scrape, it reports every process's calls."""
+    import secrets
+    import time
+    import urllib.request
+    from pathlib import Path
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    from tests.conftest import LEUVEN_NUMBER, PUBLIC_BASE_URL, ROOT
+    from tests.test_log_redaction import _free_port, _request
+
+    auth_token, port = secrets.token_hex(16), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "PROMETHEUS_"))}
+    env.update(
+        HOTLINE_CONFIG=str(ROOT / "config.toml"),
+        HOTLINE_INSTANCE_PATH=str(tmp_path / "instance"),
+        HOTLINE_DATABASE_URL=database_url,
+        HOTLINE_REDIS_URL=redis_url,
+        HOTLINE_PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+        TWILIO_AUTH_TOKEN=auth_token,
+    )
+    hotline = Path(sys.executable).with_name("hotline")
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen(
+            [str(hotline), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    assert _request(port, "GET", "/health") == 200
+                    break
+                except OSError:
+                    assert server.poll() is None, (tmp_path / "serve.log").read_text()
+                    assert time.monotonic() < deadline, "hotline serve did not start"
+                    time.sleep(0.2)
+            validator = RequestValidator(auth_token)
+            for n in range(20):
+                call = {"CallSid": f"CA{n:032x}", "From": f"+3247030{n:04d}", "To": LEUVEN_NUMBER}
+                signature = validator.compute_signature(f"{PUBLIC_BASE_URL}/twilio/voice", call)
+                headers = {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": signature,
+                }
+                assert _request(port, "POST", "/twilio/voice", urlencode(call), headers) == 200
+            counted = []
+            for _ in range(6):  # scrapes land on either worker process
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as response:
+                    families = text_string_to_metric_families(response.read().decode())
+                    counted += [
+                        sample.value
+                        for family in families
+                        for sample in family.samples
+                        if sample.name == "hotline_calls_received_total"
+                    ]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    assert counted == [20.0] * 6
+    folder = tmp_path / "instance" / "metrics" / f"127.0.0.1_{port}"
+    assert list(folder.glob("counter_*.db")), "the workers count in files of their own"
