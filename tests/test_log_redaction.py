@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from twilio.request_validator import RequestValidator
 from hotline.logging_setup import HotlineLogHandler, JsonLogFormatter, configure_logging
 from hotline.privacy import install_log_redaction, redact_phone_numbers
 from tests.conftest import LEUVEN_NUMBER, PUBLIC_BASE_URL, ROOT
+from tests.processes import free_port
 
 # One resident's number, +32 470 12 34 56, and the line's own: no form of them may be logged.
 NATIONAL_DIGITS = ("470123456", "16272772")
@@ -277,12 +277,6 @@ def test_an_unknown_log_format_is_refused(root_logging):
 # --- the done-when check: a real gunicorn --------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _request(port: int, method: str, path: str, body: str = "", headers: dict | None = None):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -299,7 +293,7 @@ def test_a_log_captured_from_gunicorn_has_status_codes_and_no_phone_number(
     log_format, database_url, redis_url, redis_conn, tmp_path
 ):
     auth_token = secrets.token_hex(16)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HOTLINE_CONFIG": str(ROOT / "config.toml"),

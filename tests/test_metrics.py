@@ -190,9 +190,10 @@ def test_hotline_serve_adds_up_the_counts_of_its_gunicorn_workers(
     from twilio.request_validator import RequestValidator
 
     from tests.conftest import LEUVEN_NUMBER, PUBLIC_BASE_URL, ROOT
-    from tests.test_log_redaction import _free_port, _request
+    from tests.processes import free_port
+    from tests.test_log_redaction import _request
 
-    auth_token, port = secrets.token_hex(16), _free_port()
+    auth_token, port = secrets.token_hex(16), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "PROMETHEUS_"))}
     env.update(
         HOTLINE_CONFIG=str(ROOT / "config.toml"),

@@ -37,7 +37,7 @@ from hotline.models import (
 from hotline.outbox import relay_pending
 from hotline.privacy import store_contact
 from hotline.telephony import TelephonyError, get_provider
-from tests.conftest import PUBLIC_BASE_URL, ROOT
+from tests.processes import hotline_environment
 
 pytest_plugins = ["tests.fake_twilio"]  # the fake_twilio fixture
 
@@ -234,24 +234,13 @@ def test_the_same_text_sent_before_to_the_same_number_is_not_taken_for_this_one(
 
 
 def worker_environment(app_config: dict, fake_twilio) -> dict[str, str]:
-    """`hotline worker` configured like the test's app: same database, Redis, instance."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("HOTLINE_", "TWILIO_"))
-    }
-    environment.update(
-        HOTLINE_CONFIG=str(ROOT / "config.toml"),
-        HOTLINE_MODE="demo",
-        HOTLINE_INSTANCE_PATH=app_config["instance_path"],
-        HOTLINE_DATABASE_URL=app_config["database_url"],
-        HOTLINE_REDIS_URL=app_config["redis_url"],
-        HOTLINE_PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+    """`hotline worker` configured like the test's app, sending to the Twilio sandbox."""
+    return hotline_environment(
+        app_config,
         HOTLINE_TWILIO_API_BASE_URL=fake_twilio.url,
         TWILIO_ACCOUNT_SID=fake_twilio.account_sid,
         TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
     )
-    return environment
 
 
 class Progress(threading.Thread):

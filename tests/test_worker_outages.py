@@ -7,9 +7,7 @@ subprocess, calls walked through the signed voice webhook of an app in this proc
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,52 +23,12 @@ from sqlmodel import Session, select
 
 from hotline import create_app
 from hotline.models import HelpRequest
-from tests.conftest import PUBLIC_BASE_URL, ROOT, Twilio
+from tests.conftest import Twilio
+from tests.processes import RedisServer, free_port, hotline_environment, wait_until
 from tests.test_walking_skeleton import SHOPPING_TODAY_IN_LEUVEN, next_step_url, spoken, twiml
 
 HOTLINE = Path(sys.executable).with_name("hotline")
-REDIS_SERVER = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
 ANNOUNCED = re.compile(r"help request (\d+) announced to operators")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class RedisServer:
-    """A redis-server of the test's own, on a fixed port, that can be killed and restarted."""
-
-    def __init__(self, directory: Path):
-        self.port, self.directory = free_port(), directory
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        # No persistence: a restart loses whatever Redis held, the worst case for the work.
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
 
 
 @pytest.fixture
@@ -81,18 +39,8 @@ def redis_server(tmp_path) -> Iterator[RedisServer]:
 
 
 def environment(app_config: dict, **overrides: str) -> dict[str, str]:
-    """`hotline worker` configured like the test's app."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_"))}
-    env.update(
-        HOTLINE_CONFIG=str(ROOT / "config.toml"),
-        HOTLINE_MODE="demo",
-        HOTLINE_INSTANCE_PATH=app_config["instance_path"],
-        HOTLINE_DATABASE_URL=app_config["database_url"],
-        HOTLINE_PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-        HOTLINE_OUTBOX_RELAY_INTERVAL="1",
-    )
-    env.update(overrides)
-    return env
+    """`hotline worker` configured like the test's app, relaying every second."""
+    return hotline_environment(app_config, HOTLINE_OUTBOX_RELAY_INTERVAL="1", **overrides)
 
 
 class Worker:
@@ -144,15 +92,6 @@ def announced(engine) -> set[int]:
                 select(HelpRequest.id).where(HelpRequest.announced_at.is_not(None))  # type: ignore[union-attr]
             ).all()
         )
-
-
-def wait_until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.25)
-    return condition()
 
 
 def test_a_worker_started_while_redis_is_down_waits_and_then_works(
