@@ -25,6 +25,9 @@ from hotline import create_app
 from hotline.db import make_engine, upgrade
 from hotline.worker import run_worker
 
+# After the run: no phone number in any log, a status on every access-log line.
+pytest_plugins = ["tests.log_audit"]
+
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_BASE_URL = "https://hotline.example.org"
 LEUVEN_NUMBER = "+3216272772"

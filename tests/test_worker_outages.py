@@ -97,7 +97,9 @@ def announced(engine) -> set[int]:
 def test_a_worker_started_while_redis_is_down_waits_and_then_works(
     app_config, redis_server, tmp_path
 ):
-    worker = Worker(environment(app_config, HOTLINE_REDIS_URL=redis_server.url), tmp_path / "w")
+    worker = Worker(
+        environment(app_config, HOTLINE_REDIS_URL=redis_server.url), tmp_path / "worker.log"
+    )
     try:
         assert wait_until(lambda: "Redis unavailable" in worker.log, 30), worker.log
         time.sleep(3)  # it keeps trying, quietly
@@ -125,7 +127,9 @@ def test_redis_killed_during_100_intakes_and_back_30_s_later_loses_nothing(
     redis_server.start()
     app = create_app({**app_config, "redis_url": redis_server.url})
     engine = app.extensions["hotline.engine"]
-    worker = Worker(environment(app_config, HOTLINE_REDIS_URL=redis_server.url), tmp_path / "w")
+    worker = Worker(
+        environment(app_config, HOTLINE_REDIS_URL=redis_server.url), tmp_path / "worker.log"
+    )
     heard: dict[int, str] = {}
     errors: list[BaseException] = []
 
@@ -240,7 +244,7 @@ def test_a_database_away_for_20_s_costs_the_worker_one_line_and_no_work(
         environment(
             app_config, HOTLINE_REDIS_URL=redis_server.url, HOTLINE_DATABASE_URL=through_proxy
         ),
-        tmp_path / "w",
+        tmp_path / "worker.log",
     )
     twilio = Twilio(app)
     try:

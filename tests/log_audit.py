@@ -1,0 +1,93 @@
+"""After the whole run: no phone number in any log, a status code on every access-log line.
+
+Every log record of the test process is kept (as it would be written), and every log file
+that a test's subprocesses wrote (gunicorn, `hotline worker`, `hotline serve`) is read
+from pytest's temporary folder. The check is independent of the redaction it audits: any
+run of digits that, written however (spaces, dots, slashes, dashes, +32, 0032, %2B), is a
+Belgian phone number, and any access-log line whose status is not a three-digit code,
+fails the run.
+
+PYTEST_DONT_REWRITE: a plugin module that asserts nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+# Digits with the separators people and URLs put between them.
+CANDIDATE = re.compile(r"(?:\+|%2B)?\d[\d\s./()\-]{6,}\d")
+# Belgian numbers once the separators are gone: mobile (04xx) and geographic.
+BELGIAN = re.compile(r"(?:\+32|0032|32|0)(?:4\d{8}|[1-9]\d{7})")
+ACCESS_REQUEST = re.compile(r'"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) [^"]* HTTP/\d(?:\.\d)?"')
+ACCESS_STATUS = re.compile(r'HTTP/\d(?:\.\d)?" (?:[1-5]\d\d) (?:\d+|-)(?: |$)')
+LOG_FILE_NAMES = ("*.log", "*stdout*", "*stderr*")
+
+
+def phone_numbers_in(line: str) -> list[str]:
+    """The Belgian phone numbers written in ``line``, in any form."""
+    found = []
+    for candidate in CANDIDATE.finditer(line):
+        text = candidate.group().replace("%2B", "+")
+        digits = ("+" if text.startswith("+") else "") + re.sub(r"\D", "", text)
+        if BELGIAN.fullmatch(digits):
+            found.append(candidate.group())
+    return found
+
+
+class _KeepEverything(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a record that cannot be formatted is logging's own problem
+            self.handleError(record)
+
+
+KEEPER = _KeepEverything()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    logging.getLogger().addHandler(KEEPER)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    logging.getLogger().removeHandler(KEEPER)
+    sources: list[tuple[str, list[str]]] = [("this process's log records", KEEPER.lines)]
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    basetemp = factory.getbasetemp() if factory is not None and factory._basetemp else None
+    if basetemp is not None:
+        for pattern in LOG_FILE_NAMES:
+            for path in sorted(Path(basetemp).rglob(pattern)):
+                if path.is_file():
+                    text = path.read_text(errors="replace")
+                    sources.append((str(path), text.splitlines()))
+    problems = []
+    lines_read = access_lines = 0
+    for where, lines in sources:
+        for line in lines:
+            lines_read += 1
+            numbers = phone_numbers_in(line)
+            if numbers:
+                problems.append(f"{where}: phone number {numbers[0]!r} in: {line[:300]}")
+            if ACCESS_REQUEST.search(line):
+                access_lines += 1
+                if not ACCESS_STATUS.search(line):
+                    problems.append(f"{where}: access-log line without a status: {line[:300]}")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"log audit: {lines_read} log lines read ({access_lines} access-log lines), "
+            f"{len(problems)} problem(s)"
+        )
+        for problem in problems[:50]:
+            reporter.write_line(f"log audit: {problem}", red=True)
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
