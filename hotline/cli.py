@@ -112,18 +112,15 @@ def jobs(context: click.Context) -> None:
     if context.invoked_subcommand is not None:
         return
     from hotline.db import get_engine, session_scope
+    from hotline.observability.checks import job_counts
     from hotline.outbox import pending_count
-    from hotline.queue import QUEUE_NAMES, failed_job_counts, get_queue, get_redis
+    from hotline.queue import QUEUE_NAMES, get_redis
 
-    connection = get_redis()
-    failed = failed_job_counts(connection)
+    counts = job_counts(get_redis())
+    states = ("queued", "started", "scheduled", "failed")
     click.echo(f"{'queue':<10} {'waiting':>8} {'running':>8} {'timed':>8} {'failed':>8}")
     for name in QUEUE_NAMES:
-        queue = get_queue(name)
-        click.echo(
-            f"{name:<10} {queue.count:>8} {queue.started_job_registry.count:>8} "
-            f"{queue.scheduled_job_registry.count:>8} {failed[name]:>8}"
-        )
+        click.echo(f"{name:<10} " + " ".join(f"{counts[name, state]:>8}" for state in states))
     with session_scope(get_engine()) as session:
         click.echo(f"outbox rows not yet queued: {pending_count(session)}")
 
