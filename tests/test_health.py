@@ -160,7 +160,7 @@ def test_ready_is_unhealthy_when_no_worker_has_a_recent_heartbeat_and_healthy_wh
         wait_for(lambda: ready(app)[0] == 503, "/ready to notice the silent worker", 30)
         workers = ready(app)[1]["checks"]["workers"]
         assert (workers["ok"], workers["alive"], workers["registered"]) == (False, 0, 1)
-        assert workers["last_heartbeat_age_seconds"] > 2
+        assert workers["last_heartbeat_age_seconds"] >= 2  # older than the window (rounded)
     finally:
         kill_group(worker)
 
