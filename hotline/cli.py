@@ -98,7 +98,10 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an rq worker (with rq's scheduler) and the outbox relay, inside the app."""
     from hotline.worker import run_worker
 
-    run_worker(current_app._get_current_object(), queues=queues or None, burst=burst)
+    try:
+        run_worker(current_app._get_current_object(), queues=queues or None, burst=burst)
+    except ConfigError as error:  # no Redis server to run for the embedded default
+        raise click.ClickException(str(error)) from None
 
 
 # --- jobs -------------------------------------------------------------------------------

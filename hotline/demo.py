@@ -14,8 +14,8 @@ from hotline import create_app
 from hotline.config import load_settings
 from hotline.db import get_engine, session_scope, sync_lines, upgrade
 from hotline.demo_data import create_demo_data, create_demo_login
+from hotline.local_redis import embedded_redis
 from hotline.privacy import redact_phone_numbers
-from hotline.queue import embedded_redis
 from hotline.telephony.sandbox import start_sandbox
 
 

