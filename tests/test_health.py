@@ -27,7 +27,7 @@ from rq import Queue, SimpleWorker
 
 from hotline import create_app
 from hotline.models import OutboxMessage, utcnow
-from hotline.observability import checks
+from hotline.observability import checks, views
 from hotline.voice.texts import DATABASE_UNAVAILABLE, GENERAL_NUMBER
 from tests.conftest import ROOT, Twilio
 from tests.processes import RedisServer, wait_until
@@ -53,7 +53,9 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> N
 
 
 def ready(app, **environ) -> tuple[int, dict]:
-    """GET /ready from the machine itself (which may read the details)."""
+    """GET /ready from the machine itself (which may read the details), a second after the
+    last time it asked (each process asks at most once a second)."""
+    app.extensions.pop("hotline.readiness", None)
     response = app.test_client().get("/ready", environ_base=environ)
     assert response.headers["Cache-Control"] == "no-store"
     return response.status_code, response.get_json()
@@ -119,6 +121,20 @@ def test_ready_turns_unhealthy_when_redis_is_down_and_healthy_again_after(app_co
     status, body = ready(app)
     assert status == 200, body
     assert body["checks"]["workers"]["alive"] == 1
+
+
+def test_ready_asks_the_database_and_redis_at_most_once_a_second(app_config, redis_server):
+    """/ready is public: a flood of probes must not become a flood of connections."""
+    app = create_app({**app_config, "redis_url": redis_server.url})
+    client = app.test_client()
+    first = client.get("/ready", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    redis_server.stop()
+
+    within_the_second = client.get("/ready", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert within_the_second.get_json()["checks"] == first.get_json()["checks"]
+    time.sleep(views.READY_CACHE_SECONDS + 0.1)
+    later = client.get("/ready", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert later.get_json()["checks"]["redis"] == {"ok": False, "error": "ConnectionError"}
 
 
 def test_ready_is_unhealthy_when_no_worker_has_a_recent_heartbeat_and_healthy_when_one_runs(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+import threading
+import time
 from collections.abc import Iterable, Iterator
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -36,7 +38,7 @@ def health() -> dict[str, str]:
 def ready() -> tuple[dict, int, dict[str, str]]:
     """200 when the database, Redis, a worker and the outbox are fine, else 503."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    checks = readiness(app)
+    checks = _recent_readiness(app)
     ok = is_ready(checks)
     body: dict = {"status": "ready" if ok else "unavailable"}
     if may_see_details():
@@ -58,6 +60,22 @@ def metrics() -> Response:
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     body = encode(Scrape([counted, StateCollector(app)]))
     return Response(body, content_type=content_type, headers=NOT_CACHED)
+
+
+# /ready is public: however often it is asked, each process asks the database and Redis
+# at most once per this many seconds (a probe opens a fresh database connection).
+READY_CACHE_SECONDS = 1.0
+_cache_lock = threading.Lock()
+
+
+def _recent_readiness(app) -> dict:
+    """The checks of /ready, asked again only when the last answer is older than a second."""
+    with _cache_lock:
+        asked_at, checks = app.extensions.get("hotline.readiness", (0.0, None))
+        if checks is None or time.monotonic() - asked_at > READY_CACHE_SECONDS:
+            checks = readiness(app)
+            app.extensions["hotline.readiness"] = (time.monotonic(), checks)
+        return checks
 
 
 class Scrape:
