@@ -6,6 +6,7 @@ is down delays work but never loses it: rows stay pending until a relay succeeds
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -16,6 +17,8 @@ import redis
 import sqlalchemy as sa
 from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
+from rq.executions import ExecutionRegistry
+from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
 from sqlmodel import Session, select
 
@@ -174,18 +177,28 @@ def mark_completed(job: Job, connection: redis.Redis, result: object, *args, **k
         log.info("outbox: job %s done, not yet recorded (%s)", job.id, type(error).__name__)
 
 
-def requeue_lost(session: Session, connection: redis.Redis, limit: int = 500) -> int:
-    """Queue again the work that Redis lost; returns how many rows were queued again.
+def requeue_lost(
+    session: Session, connection: redis.Redis, *, after_id: int = 0, limit: int = 500
+) -> tuple[int, int]:
+    """Queue again the work that rq lost track of; returns (rows queued again, last id seen).
 
-    A row that was queued more than LOST_AFTER ago, never completed, and whose rq job
-    no longer exists (not waiting, running, scheduled, retrying nor failed) can only
-    have been lost with Redis's data. It is queued again under the same job id; the
-    job is idempotent, so work that did happen before the loss happens no second time.
+    Looks at up to ``limit`` rows after ``after_id`` (call again with the id returned, 0
+    to start over: a sweep walks all open work, however much is waiting for its timer)
+    that were queued more than LOST_AFTER ago and never completed, and asks rq about each:
+
+    - no such job: lost with Redis's data (a restart without persistence);
+    - waiting, but in no queue; running, but with no live execution; timed, but in no
+      schedule: stranded by a worker killed at the wrong moment, between two of rq's steps;
+    - finished: only the note that it did (rq's on_success) was lost; it is noted now.
+
+    Lost and stranded jobs are queued again under the same id (timers at their moment).
+    Every job is idempotent, so work that did happen happens no second time.
     """
     now = utcnow()
     rows = session.exec(
         select(OutboxMessage)
         .where(
+            OutboxMessage.id > after_id,  # type: ignore[operator]
             OutboxMessage.completed_at.is_(None),  # type: ignore[union-attr]
             OutboxMessage.enqueued_at.is_not(None),  # type: ignore[union-attr]
             OutboxMessage.enqueued_at < now - LOST_AFTER,  # type: ignore[operator]
@@ -195,27 +208,72 @@ def requeue_lost(session: Session, connection: redis.Redis, limit: int = 500) ->
         .limit(limit)
     ).all()
     if not rows:
-        return 0
-    with connection.pipeline(transaction=False) as pipeline:
-        for message in rows:
-            pipeline.exists(Job.key_for(job_id(message)))
-        known = pipeline.execute()
+        return 0, 0
+    states = _job_states(connection, rows)
     requeued = 0
-    for message, exists in zip(rows, known, strict=True):
-        if exists:
-            continue
-        try:
-            _enqueue(Queue(message.queue, connection=connection), message)
-        except DuplicateJobError:
-            continue  # queued meanwhile by another worker's sweep
-        message.attempts += 1
-        message.enqueued_at = utcnow()
+    for message, state in zip(rows, states, strict=True):
+        if state == "finished":
+            message.completed_at = utcnow()
+        elif state in ("lost", "stranded"):
+            _enqueue_again(connection, message, exists=state == "stranded")
+            message.attempts += 1
+            message.enqueued_at = utcnow()
+            requeued += 1
         session.add(message)
-        requeued += 1
     session.commit()
     if requeued:
-        log.warning("outbox: %d job(s) lost by Redis were queued again", requeued)
-    return requeued
+        log.warning("outbox: %d job(s) that rq lost track of were queued again", requeued)
+    return requeued, rows[-1].id
+
+
+def _job_states(connection: redis.Redis, rows: list[OutboxMessage]) -> list[str]:
+    """For each row: "lost", "stranded", "finished" or "fine" (rq has it in hand)."""
+    with connection.pipeline(transaction=False) as pipeline:
+        for message in rows:
+            pipeline.hget(Job.key_for(job_id(message)), "status")
+        statuses = [status.decode() if status else None for status in pipeline.execute()]
+    now = time.time()
+    with connection.pipeline(transaction=False) as pipeline:
+        for message, status in zip(rows, statuses, strict=True):
+            queue = Queue(message.queue, connection=connection)
+            identifier = job_id(message)
+            if status == "queued":
+                pipeline.lpos(queue.key, identifier)
+                pipeline.lpos(IntermediateQueue.get_intermediate_queue_key(queue.key), identifier)
+            elif status == "started":
+                pipeline.zcount(ExecutionRegistry(identifier, connection).key, now, "+inf")
+            elif status == "scheduled":
+                pipeline.zscore(queue.scheduled_job_registry.key, identifier)
+        answers = iter(pipeline.execute())
+    states = []
+    for status in statuses:
+        if status is None:
+            states.append("lost")
+        elif status == "finished":
+            states.append("finished")
+        elif status == "queued":
+            in_queue, taken = next(answers), next(answers)
+            states.append("fine" if in_queue is not None or taken is not None else "stranded")
+        elif status == "started":
+            states.append("fine" if next(answers) else "stranded")
+        elif status == "scheduled":
+            states.append("fine" if next(answers) is not None else "stranded")
+        else:  # failed (rq's failed registry shows it), deferred, stopped, canceled
+            states.append("fine")
+    return states
+
+
+def _enqueue_again(connection: redis.Redis, message: OutboxMessage, *, exists: bool) -> None:
+    queue = Queue(message.queue, connection=connection)
+    if not exists:
+        with contextlib.suppress(DuplicateJobError):  # queued meanwhile by another sweep
+            _enqueue(queue, message)
+        return
+    job = Job.fetch(job_id(message), connection=connection)
+    if message.run_at is not None and message.run_at > utcnow():
+        queue.schedule_job(job, message.run_at)
+    else:
+        queue.enqueue_job(job)
 
 
 def pending_count(session: Session) -> int:

@@ -57,7 +57,12 @@ def relay_once(app: Flask) -> int:
     with app.app_context(), session_scope(app.extensions["hotline.engine"]) as session:
         connection = get_redis(app)
         sent = relay_pending(session, connection)
-        return sent + requeue_lost(session, connection)
+        # The sweep walks the open work a batch per relay, then starts over (cursor 0).
+        after = app.extensions.get("hotline.sweep_after", 0)
+        requeued, app.extensions["hotline.sweep_after"] = requeue_lost(
+            session, connection, after_id=after
+        )
+        return sent + requeued
 
 
 def _relay_noting_outages(app: Flask) -> int:

@@ -34,7 +34,7 @@ from hotline.models import (
     Volunteer,
     utcnow,
 )
-from hotline.outbox import relay_pending
+from hotline.outbox import job_id, relay_pending, requeue_lost
 from hotline.privacy import store_contact
 from hotline.telephony import TelephonyError, get_provider
 from tests.processes import hotline_environment
@@ -42,6 +42,7 @@ from tests.processes import hotline_environment
 pytest_plugins = ["tests.fake_twilio"]  # the fake_twilio fixture
 
 HOTLINE = Path(sys.executable).with_name("hotline")
+SEND_SMS = "hotline.jobs.send_sms"
 
 
 @pytest.fixture
@@ -358,3 +359,52 @@ def test_lost_work_is_queued_again_by_the_sweep(app, engine, redis_conn, fake_tw
     assert sent_per_sms(fake_twilio) == {sms_id: 1}
     work()  # the sweep again: everything completed, nothing queued twice
     assert sent_per_sms(fake_twilio) == {sms_id: 1}
+
+
+def test_a_job_a_killed_worker_took_off_its_queue_is_queued_again_by_the_sweep(
+    app, engine, redis_conn, fake_twilio, work
+):
+    """Killed between two of rq's steps: the job says "queued", but no queue holds it."""
+    [sms_id] = offers(app, 1)
+    with Session(engine) as session:
+        relay_pending(session, redis_conn)
+        [send] = session.exec(select(OutboxMessage).where(OutboxMessage.job == SEND_SMS)).all()
+        send_job, send_id = job_id(send), send.id
+        session.execute(
+            sa.update(OutboxMessage).values(enqueued_at=utcnow() - timedelta(minutes=5))
+        )
+        session.commit()
+    messages = Queue("messages", connection=redis_conn)
+    redis_conn.lrem(messages.key, 0, send_job)  # taken, and never started
+    assert messages.count == 0
+
+    with Session(engine) as session:
+        requeued, _ = requeue_lost(session, redis_conn)
+    assert requeued == 1
+    work()
+
+    assert sent_per_sms(fake_twilio) == {sms_id: 1}
+    with Session(engine) as session:  # done, and known to be: the next sweep leaves it
+        assert session.get(OutboxMessage, send_id).completed_at is not None
+        assert requeue_lost(session, redis_conn)[0] == 0
+
+
+def test_the_sweep_walks_all_open_work_a_batch_at_a_time(app, engine, redis_conn):
+    offers(app, 3)  # three SMS and three timers
+    with Session(engine) as session:
+        relay_pending(session, redis_conn)
+        session.execute(
+            sa.update(OutboxMessage).values(enqueued_at=utcnow() - timedelta(minutes=5))
+        )
+        session.commit()
+        ids = session.exec(select(OutboxMessage.id).order_by(OutboxMessage.id)).all()
+        redis_conn.flushdb()  # every job lost
+
+        seen, after = [], 0
+        for _ in range(len(ids)):
+            requeued, after = requeue_lost(session, redis_conn, after_id=after, limit=2)
+            seen.append(requeued)
+            if after == 0:
+                break
+    assert sum(seen) == len(ids)  # each row once, in batches of two
+    assert seen[:3] == [2, 2, 2]
