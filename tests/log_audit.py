@@ -23,7 +23,10 @@ CANDIDATE = re.compile(r"(?:\+|%2B)?\d[\d\s./()\-]{6,}\d")
 # Belgian numbers once the separators are gone: mobile (04xx) and geographic.
 BELGIAN = re.compile(r"(?:\+32|0032|32|0)(?:4\d{8}|[1-9]\d{7})")
 ACCESS_REQUEST = re.compile(r'"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) [^"]* HTTP/\d(?:\.\d)?"')
-ACCESS_STATUS = re.compile(r'HTTP/\d(?:\.\d)?" (?:[1-5]\d\d) (?:\d+|-)(?: |$)')
+ACCESS_STATUS = re.compile(
+    r'HTTP/\d(?:\.\d)?" [1-5]\d\d (?:\d+|-)(?: |$)'  # gunicorn: "request" status size
+    r"|\] \S+ \S+/\S+ [-\d/+]+ [1-5]\d\d [-\d]+ "  # HAProxy: ... timers status bytes ...
+)
 LOG_FILE_NAMES = ("*.log", "*stdout*", "*stderr*")
 
 
