@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from callcenter_ui.auth import coordinator_required
-from hotline import accounts
+from hotline.access import accounts
 from hotline.db import get_session
 from hotline.models import Operator
 

@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from sqlmodel import Session, col, select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from hotline.api_tokens import authenticate_token
+from hotline.access.api_tokens import authenticate_token
 from hotline.audit import history
 from hotline.config import Settings
 from hotline.db import get_session

@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from hotline.accounts import authenticate, visible_line_ids
+from hotline.access.accounts import authenticate, visible_line_ids
 from hotline.db import get_session
 from hotline.models import HelpRequest, Operator, VolunteerLead
 

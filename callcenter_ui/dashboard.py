@@ -31,7 +31,13 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from callcenter_ui.formatting import duration
-from hotline.api_tokens import MAX_NAME_LENGTH, TokenError, create_token, list_tokens, revoke_token
+from hotline.access.api_tokens import (
+    MAX_NAME_LENGTH,
+    TokenError,
+    create_token,
+    list_tokens,
+    revoke_token,
+)
 from hotline.config import LineSettings, Settings
 from hotline.db import get_session, line_row
 from hotline.messaging.conversation import attention_counts

@@ -263,7 +263,7 @@ def operator_add(
     lines: tuple[str, ...],
 ) -> None:
     """Create an account; the password is asked for (or read from stdin)."""
-    from hotline.accounts import AccountError, create_operator
+    from hotline.access.accounts import AccountError, create_operator
     from hotline.db import get_session
 
     configured = current_app.extensions["hotline.settings"].lines
@@ -303,7 +303,7 @@ def operator_token(username: str, name: str) -> None:
     """
     from sqlmodel import select
 
-    from hotline.api_tokens import TokenError, create_token
+    from hotline.access.api_tokens import TokenError, create_token
     from hotline.db import get_engine, session_scope
     from hotline.models import Operator
 
@@ -332,7 +332,7 @@ def operator_tokens(username: str | None) -> None:
     """List API tokens (all, or USERNAME's): id, name, account, created, last used, revoked."""
     from sqlmodel import select
 
-    from hotline.api_tokens import list_tokens
+    from hotline.access.api_tokens import list_tokens
     from hotline.db import get_engine, session_scope
     from hotline.models import Operator
 
@@ -361,7 +361,7 @@ def operator_tokens(username: str | None) -> None:
 @with_appcontext
 def operator_revoke_token(token_id: int) -> None:
     """Revoke the API token TOKEN_ID (see `hotline operator tokens`) for good."""
-    from hotline.api_tokens import TokenError, revoke_token
+    from hotline.access.api_tokens import TokenError, revoke_token
     from hotline.db import get_engine, session_scope
 
     with session_scope(get_engine()) as session:

@@ -26,7 +26,7 @@ DEMO_LOGIN = ("demo", "leuven-helpt-demo")
 
 def create_demo_login(session: Session) -> tuple[str, str]:
     """A coordinator account for trying the call centre (demo mode only; created once)."""
-    from hotline.accounts import create_operator
+    from hotline.access.accounts import create_operator
 
     username, password = DEMO_LOGIN
     if session.exec(select(Operator).where(Operator.username == username)).first() is None:

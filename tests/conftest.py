@@ -200,7 +200,7 @@ def staff(app) -> dict[str, int]:
 
     Both chose English, so that assertions read the msgids; the Dutch UI has its own tests.
     """
-    from hotline.accounts import create_operator
+    from hotline.access.accounts import create_operator
 
     with Session(app.extensions["hotline.engine"]) as session:
         olga = create_operator(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from hotline.api_tokens import (
+from hotline.access.api_tokens import (
     TokenError,
     authenticate_token,
     create_token,

@@ -394,7 +394,7 @@ def test_an_operator_of_one_line_sees_only_that_lines_requests(app_config, tmp_p
     from sqlmodel import Session
 
     from hotline import create_app
-    from hotline.accounts import create_operator
+    from hotline.access.accounts import create_operator
     from hotline.db import line_row
     from hotline.intake import create_help_request
     from tests.conftest import ROOT

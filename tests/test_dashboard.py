@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from callcenter_ui.dashboard import bar_chart, duration
-from hotline.api_tokens import create_token
+from hotline.access.api_tokens import create_token
 from hotline.models import ApiToken, AuditEvent
 from hotline.overview import (
     dashboard,

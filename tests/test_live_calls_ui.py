@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from hotline.accounts import create_operator
+from hotline.access.accounts import create_operator
 from hotline.audit import record
 from hotline.db import line_row
 from hotline.models import AuditEvent, CallSession, HelpRequest, Operator

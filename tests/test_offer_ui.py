@@ -158,7 +158,7 @@ offers_at_once = 2
 
 def test_a_line_that_offers_to_two_at_once_asks_the_best_two(app_config, tmp_path):
     from hotline import create_app
-    from hotline.accounts import create_operator
+    from hotline.access.accounts import create_operator
     from tests.conftest import ROOT
 
     config = tmp_path / "two-at-once.toml"
@@ -333,7 +333,7 @@ def test_the_follow_up_list_shows_accepted_requests_without_klaar_to_their_lines
     app_config, tmp_path
 ):
     from hotline import create_app
-    from hotline.accounts import create_operator
+    from hotline.access.accounts import create_operator
     from tests.conftest import ROOT
 
     config = tmp_path / "two-lines.toml"

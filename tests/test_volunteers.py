@@ -409,7 +409,7 @@ def test_an_account_of_another_line_neither_sees_nor_changes_leuvens_volunteers_
 ):
     from sqlmodel import Session
 
-    from hotline.accounts import create_operator
+    from hotline.access.accounts import create_operator
     from hotline.db import line_row
     from hotline.models import VolunteerLead
     from tests.conftest import STAFF_PASSWORD, StaffClient

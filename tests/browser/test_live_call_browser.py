@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
-from hotline.accounts import create_operator
+from hotline.access.accounts import create_operator
 from hotline.models import Operator
 from hotline.privacy import store_contact
 from tests.browser.test_operator_journey import post_signed, shoot

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
-from hotline.accounts import create_operator
+from hotline.access.accounts import create_operator
 from hotline.models import Volunteer, utcnow
 from hotline.privacy import store_contact
 from tests.conftest import LEUVEN_NUMBER, STAFF_PASSWORD
