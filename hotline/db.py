@@ -15,6 +15,18 @@ from sqlmodel import Session, select
 from hotline.config import Settings
 from hotline.models import Line
 
+# What the database raises when it cannot be reached (down, restarting, pool exhausted),
+# as opposed to a bug in a query: webhooks answer kindly, jobs wait and retry.
+DATABASE_UNAVAILABLE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
+def database_unreachable(error: BaseException | None) -> bool:
+    """Whether ``error`` says the database could not be reached (not a bug)."""
+    return isinstance(error, DATABASE_UNAVAILABLE_ERRORS) or (
+        isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+    )
+
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 

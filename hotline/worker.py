@@ -27,7 +27,7 @@ from rq.job_lifecycle import call_exception_handlers
 from rq.scheduler import RQScheduler
 from rq.utils import now as rq_now
 
-from hotline.db import session_scope
+from hotline.db import database_unreachable, session_scope
 from hotline.outbox import RelayThread, relay_pending, requeue_lost
 from hotline.queue import QUEUE_NAMES, get_queue, get_redis
 
@@ -149,13 +149,6 @@ def wait_for_database(engine: sa.Engine, *, stopped: Callable[[], bool] = lambda
             connection.execute(sa.text("SELECT 1"))
 
     DATABASE.wait(ping, stopped)
-
-
-def database_unreachable(error: BaseException | None) -> bool:
-    """Whether a job failed because the database could not be reached (not a bug)."""
-    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError) or (
-        isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
-    )
 
 
 class _PromptIntermediateQueue(IntermediateQueue):

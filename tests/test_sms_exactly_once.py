@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from hotline.db import line_row
 from hotline.dispatch import offer_volunteer
-from hotline.messaging.sending import SUBMIT_LEASE, SendingUnderWay, send_text
+from hotline.messaging.sending import SEND_SMS_JOB, SUBMIT_LEASE, SendingUnderWay, send_text
 from hotline.models import (
     AuditEvent,
     HelpRequest,
@@ -42,7 +42,6 @@ from tests.processes import hotline_environment
 pytest_plugins = ["tests.fake_twilio"]  # the fake_twilio fixture
 
 HOTLINE = Path(sys.executable).with_name("hotline")
-SEND_SMS = "hotline.jobs.send_sms"
 
 
 @pytest.fixture
@@ -368,7 +367,7 @@ def test_a_job_a_killed_worker_took_off_its_queue_is_queued_again_by_the_sweep(
     [sms_id] = offers(app, 1)
     with Session(engine) as session:
         relay_pending(session, redis_conn)
-        [send] = session.exec(select(OutboxMessage).where(OutboxMessage.job == SEND_SMS)).all()
+        [send] = session.exec(select(OutboxMessage).where(OutboxMessage.job == SEND_SMS_JOB)).all()
         send_job, send_id = job_id(send), send.id
         session.execute(
             sa.update(OutboxMessage).values(enqueued_at=utcnow() - timedelta(minutes=5))
