@@ -4,7 +4,14 @@ Pure Python: no HTTP, telephony or database. The web layer turns a Turn's
 actions into TwiML and stores Turn.state between webhooks.
 """
 
-from .engine import handle_input, operator_fallback, resume, run_effects, start_call
+from .engine import (
+    handle_input,
+    operator_fallback,
+    resume,
+    ring_again,
+    run_effects,
+    start_call,
+)
 from .graph import flow_to_svg
 from .loader import FlowError, load_flow, load_flows
 from .schema import Flow
@@ -41,6 +48,7 @@ __all__ = [
     "load_flows",
     "operator_fallback",
     "resume",
+    "ring_again",
     "run_effects",
     "simulate",
     "start_call",

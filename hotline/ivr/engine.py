@@ -13,6 +13,8 @@ State keys (all JSON-serialisable):
     entered    the last number that failed a check (read back as {entered})
     call_key   the key given to start_call (e.g. the CallSid)
     phone      at a phone node: "ask" (waiting for a number) or "confirm" (read back)
+    explained  with reminders = "once": the node where 9 and * were first explained
+    ring_round at a dial node: which round of ringing the phones are in (1, 2, ...)
 """
 
 from __future__ import annotations
@@ -78,6 +80,11 @@ def handle_input(
     elif isinstance(node, RecordNode):
         call.state["collected"][node.store] = bool(recording_url_present)
         call.forward(node, node.goto)
+    elif isinstance(node, DialNode) and (digits or "").strip() == BACK_KEY:
+        call.forward(node, node.unavailable)  # * between two rounds of ringing: a message
+    elif isinstance(node, DialNode) and (digits or "").strip():
+        # Another key between two rounds: the caller still waits for a person.
+        call.actions.append(Dial(node.target, ring_seconds=node.ring_seconds))
     elif isinstance(node, DialNode):
         call.forward(node, node.goto if context.operator_available else node.unavailable)
     elif isinstance(node, PhoneNode):
@@ -131,6 +138,33 @@ def operator_fallback(flow: Flow, state: dict, context: CallContext) -> Turn:
         call.forward(node, node.unavailable)
     else:
         call.forward(node, flow.operator)
+    return call.turn()
+
+
+def ring_again(flow: Flow, state: dict, context: CallContext) -> Turn:
+    """A dial rang a whole round and nobody answered yet: say the next wait text and ring
+    another round; after the dial node's last round, take its "unavailable" exit."""
+    call = _Call(flow, state, context)
+    node = call.node
+    ringing = call.state.get("ring_round", 1)
+    if not isinstance(node, DialNode) or ringing >= node.rounds or not node.wait:
+        return operator_fallback(flow, state, context)
+    call.state["ring_round"] = ringing + 1
+    # Said while listening for a key: * right after "press * to leave a message" is heard
+    # (whatever Twilio makes of * while the phones ring); no key: the phones ring again.
+    call.actions.append(
+        Gather(
+            actions=call.spoken([node.wait[(ringing - 1) % len(node.wait)]]),
+            num_digits=1,
+            finish_on_key=None,
+            timeout=1,
+            speech_hints=[],
+            language=call.code,
+            listens_for_speech=False,
+            falls_through=True,
+        )
+    )
+    call.actions.append(Dial(node.target, ring_seconds=node.ring_seconds))
     return call.turn()
 
 
@@ -202,7 +236,8 @@ class _Call:
                 self.ended = True
                 return
             elif isinstance(node, DialNode):
-                self.actions.append(Dial(node.target))
+                self.state["ring_round"] = 1
+                self.actions.append(Dial(node.target, ring_seconds=node.ring_seconds))
                 return
         raise RuntimeError(f"{self.flow.source}: no input node reached from '{node_id}'")
 
@@ -396,7 +431,7 @@ class _Call:
                 finish_on_key=None if isinstance(node, MenuNode) else "#",
                 timeout=node.timeout or self.flow.timeout,
                 speech_hints=self.speech_hints(node),
-                language=self.code,
+                **self.recognition(),
             )
         )
 
@@ -418,9 +453,18 @@ class _Call:
                 finish_on_key=finish_on_key,
                 timeout=node.timeout or self.flow.timeout,
                 speech_hints=self.speech_hints(node),
-                language=self.code,
+                **self.recognition(),
             )
         )
+
+    def recognition(self) -> dict:
+        """How speech is recognised in the caller's language (set per language in the flow)."""
+        language = self.flow.languages[self.state["language"]]
+        return {
+            "language": language.speech_language or language.code,
+            "speech_model": language.speech_model,
+            "speech_timeout": self.flow.speech_timeout,
+        }
 
     def spoken_with_number(self, text: Text, ref: str) -> list[Say | Pause | ReadNumber]:
         """A sentence with {number} in it: the app reads the number at that place."""
@@ -436,22 +480,52 @@ class _Call:
     def spoken_keys(self, node: MenuNode | DigitsNode) -> list[Say | Pause]:
         """ "For groceries, press 1." per option, then 0, 9 and maybe *; a pause before each."""
         language = self.state["language"]
+        operator = self.flow.keys["operator"]
         lines: list[Say | Pause] = []
+        told: set[str] = set()  # languages in which 0 was said with their language's option
         if isinstance(node, MenuNode):
             for option in node.options.values():
                 lines += self.option_line(option.label, option.key, option.language or language)
-        common = (
-            ["operator", "repeat", "back"] if self.can_go_back(node) else ["operator", "repeat"]
-        )
+                if option.language:
+                    # A language menu: each language's lines end with how to reach a person
+                    # in it, in one breath ("Français, tapez 2. Un collaborateur, tapez 0.").
+                    lines += self.option_line(operator.label, operator.key, option.language)[1:]
+                    told.add(option.language)
+        common = ["operator"]
+        common += [
+            name
+            for name in (["repeat", "back"] if self.can_go_back(node) else ["repeat"])
+            if self.reminded(node, name)
+        ]
         for name in common:
             key = self.flow.keys[name]
             if name == "operator" and isinstance(node, MenuNode):
                 # Before the caller chose a language, say how to reach a person in each.
                 for spoken_in in self.menu_languages(node):
-                    lines += self.option_line(key.label, key.key, spoken_in)
+                    if spoken_in not in told:
+                        lines += self.option_line(key.label, key.key, spoken_in)
                 continue
-            lines += self.option_line(key.label, key.key, language)
+            line = self.option_line(key.label, key.key, language)
+            # 0, 9 and * are one block, said in one breath after the menu's own options.
+            lines += line[1:] if name != "operator" else line
         return lines
+
+    def reminded(self, node: MenuNode | DigitsNode, name: str) -> bool:
+        """Whether this presentation of node explains key ``name`` (9 or *): see REMINDERS.
+
+        0 is always said (a person is the promise). After a miss in this node the caller
+        may be lost, so every reminder is said, whatever the setting.
+        """
+        mode = self.flow.reminders
+        if mode == "every_menu" or self.state["misses"]:
+            return True
+        if mode == "after_miss":
+            return False
+        if isinstance(node, MenuNode) and any(o.language for o in node.options.values()):
+            return False  # "once" means in the caller's language, after they chose it
+        explained = self.state.setdefault("explained", {})
+        # Said again when the caller comes back to (or repeats) the node that explained it.
+        return explained.setdefault(name, node.id) == node.id
 
     def menu_languages(self, node: MenuNode) -> list[str]:
         """The caller's language, then every other language this menu lets them choose."""
@@ -469,6 +543,8 @@ class _Call:
     def speech_hints(self, node: MenuNode | DigitsNode | PhoneNode) -> list[str]:
         language = self.state["language"]
         hints: list[str] = []
+        if isinstance(node, (MenuNode, DigitsNode)):
+            hints += node.hints.get(language, ())
         if isinstance(node, MenuNode):
             for option in node.options.values():
                 hints += option.speech.get(option.language or language, ())

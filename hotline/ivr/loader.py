@@ -17,6 +17,7 @@ from .schema import (
     CHECKS,
     COMMON_KEYS,
     CONDITIONS,
+    REMINDERS,
     BranchNode,
     CommonKey,
     DialNode,
@@ -173,8 +174,19 @@ class _Reader:
                 "speaking_rate",
                 "timeout",
                 "max_misses",
+                "reminders",
+                "speech_timeout",
+                "menu_budget",
+                "path_budget",
             ),
         )
+        reminders = self.get(head, "reminders", str, None, "flow", "every_menu")
+        if reminders not in REMINDERS:
+            raise self.error(
+                None,
+                "flow.reminders",
+                f"unknown value '{reminders}' (expected one of: {', '.join(REMINDERS)})",
+            )
         languages = self.languages(self.get(raw, "languages", dict, None, ""))
         default_language = self.get(head, "default_language", str, None, "flow")
         if default_language not in languages:
@@ -211,6 +223,11 @@ class _Reader:
             speaking_rate=speaking_rate,
             timeout=self.positive(head, "timeout", None, "flow", 8),
             max_misses=self.positive(head, "max_misses", None, "flow", 2),
+            reminders=reminders,
+            # Not "auto": that ends the answer at the first pause, and older callers pause.
+            speech_timeout=self.positive(head, "speech_timeout", None, "flow", 3),
+            menu_budget=self.seconds(head, "menu_budget", 25),
+            path_budget=self.seconds(head, "path_budget", 90),
             messages={
                 name: self.text(
                     self.get(messages, name, dict, None, "messages"), None, f"messages.{name}"
@@ -231,7 +248,20 @@ class _Reader:
         found = {}
         for key, value in raw.items():
             prefix = f"languages.{key}"
-            table = self.table(value, None, prefix, ("code", "voice", "press", "key_names", "and"))
+            table = self.table(
+                value,
+                None,
+                prefix,
+                (
+                    "code",
+                    "voice",
+                    "press",
+                    "key_names",
+                    "and",
+                    "speech_model",
+                    "speech_language",
+                ),
+            )
             code = self.get(table, "code", str, None, prefix)
             if not LANGUAGE_CODE.match(code):
                 raise self.error(None, f"{prefix}.code", f'must look like "nl-BE", not {code!r}')
@@ -259,8 +289,24 @@ class _Reader:
                 press=press,
                 key_names={name: str(spoken) for name, spoken in key_names.items()},
                 and_word=self.get(table, "and", str, None, prefix),
+                speech_model=self.get(table, "speech_model", str, None, prefix, None),
+                speech_language=self.speech_language(table, prefix),
             )
         return found
+
+    def speech_language(self, table: dict, prefix: str) -> str | None:
+        code = self.get(table, "speech_language", str, None, prefix, None)
+        if code is not None and not LANGUAGE_CODE.match(code):
+            raise self.error(
+                None, f"{prefix}.speech_language", f'must look like "nl-BE", not {code!r}'
+            )
+        return code
+
+    def seconds(self, table: dict, name: str, default: float) -> float:
+        value = self.get(table, name, (int, float), None, "flow", default)
+        if isinstance(value, bool) or value <= 0:
+            raise self.error(None, f"flow.{name}", f"must be a positive number, not {value!r}")
+        return value
 
     def common_key(self, name: str, table: dict) -> CommonKey:
         prefix = f"keys.{name}"
@@ -306,7 +352,9 @@ class _Reader:
         return texts
 
     def menu(self, node_id: str, table: dict) -> MenuNode:
-        self.table(table, node_id, "", ("type", "say", "options", "no_input", "timeout", "back"))
+        self.table(
+            table, node_id, "", ("type", "say", "options", "no_input", "timeout", "back", "hints")
+        )
         raw_options = self.get(table, "options", dict, node_id, "")
         if not raw_options:
             raise self.error(node_id, "options", "a menu needs at least one option")
@@ -316,11 +364,13 @@ class _Reader:
             raise self.error(node_id, "no_input", f"'{no_input}' is not one of this menu's options")
         return MenuNode(
             id=node_id,
-            say=self.prompt(node_id, table, required=True),
+            # A menu whose options say it all needs no question before them.
+            say=self.prompt(node_id, table, required=False),
             options=options,
             no_input=no_input,
             timeout=self.positive(table, "timeout", node_id, "", None),
             back=self.get(table, "back", bool, node_id, "", True),
+            hints=self.keywords(table.get("hints", {}), node_id, "hints"),
         )
 
     def option(self, node_id: str, key: str, value: Any) -> Option:
@@ -364,7 +414,18 @@ class _Reader:
             table,
             node_id,
             "",
-            ("type", "say", "length", "store", "goto", "check", "invalid", "timeout", "back"),
+            (
+                "type",
+                "say",
+                "length",
+                "store",
+                "goto",
+                "check",
+                "invalid",
+                "timeout",
+                "back",
+                "hints",
+            ),
         )
         length = self.positive(table, "length", node_id, "")
         if length < 2:
@@ -393,6 +454,7 @@ class _Reader:
             invalid=invalid,
             timeout=self.positive(table, "timeout", node_id, "", None),
             back=self.get(table, "back", bool, node_id, "", True),
+            hints=self.keywords(table.get("hints", {}), node_id, "hints"),
         )
 
     def record(self, node_id: str, table: dict) -> RecordNode:
@@ -477,13 +539,30 @@ class _Reader:
         return tuple(values)
 
     def dial(self, node_id: str, table: dict) -> DialNode:
-        self.table(table, node_id, "", ("type", "say", "target", "goto", "unavailable"))
+        self.table(
+            table,
+            node_id,
+            "",
+            ("type", "say", "target", "goto", "unavailable", "wait", "ring_seconds", "rounds"),
+        )
+        wait = self.texts(table["wait"], node_id, "wait") if "wait" in table else ()
+        ring_seconds = self.positive(table, "ring_seconds", node_id, "", None)
+        rounds = self.positive(table, "rounds", node_id, "", 1)
+        if rounds > 1 and not (wait and ring_seconds):
+            raise self.error(
+                node_id,
+                "rounds",
+                "needs wait texts and ring_seconds: what does the caller hear between rounds?",
+            )
         return DialNode(
             id=node_id,
             say=self.prompt(node_id, table, required=False),
             target=self.get(table, "target", str, node_id, ""),
             goto=self.get(table, "goto", str, node_id, ""),
             unavailable=self.get(table, "unavailable", str, node_id, ""),
+            wait=wait,
+            ring_seconds=ring_seconds,
+            rounds=rounds,
         )
 
     def phone(self, node_id: str, table: dict) -> PhoneNode:
@@ -571,6 +650,8 @@ def _node_texts(node: Node) -> list[tuple[str, Text]]:
     ]
     if isinstance(node, MenuNode):
         texts += [(f"options.{key}.label", option.label) for key, option in node.options.items()]
+    if isinstance(node, DialNode):
+        texts += [(f"wait[{index}]", text) for index, text in enumerate(node.wait)]
     return texts
 
 

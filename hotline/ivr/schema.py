@@ -8,6 +8,7 @@ language keys ("nl", "fr", "en").
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -27,6 +28,12 @@ CONDITIONS = ("within_opening_hours", "operator_available", "caller_number_known
 # Values a digits node may check against the CallContext.
 CHECKS = ("postcode",)
 
+# When a menu explains 9 (repeat) and * (back); 0 (a person) is said in every menu.
+#   every_menu  in every menu where the key works
+#   once        the first time the key works outside the language menu, and after a miss
+#   after_miss  only after a silence or a wrong key
+REMINDERS = ("every_menu", "once", "after_miss")
+
 
 @dataclass(frozen=True, kw_only=True)
 class Language:
@@ -38,6 +45,8 @@ class Language:
     press: str  # how an option is read out: "{label}, druk {key}."
     key_names: Mapping[str, str]  # spoken names of "*" and "#": {"*": "sterretje"}
     and_word: str  # joins the last item of a spoken list: "en"
+    speech_model: str | None = None  # the recogniser, e.g. Twilio's "googlev2_long"
+    speech_language: str | None = None  # recognition language when not ``code``
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +72,7 @@ class Option:
     """A choice in a menu."""
 
     key: str  # "1".."8"
-    label: Text  # "Voor boodschappen of de apotheek" (the flow adds ", druk 1.")
+    label: Text  # "Boodschappen of apotheek" (the flow adds ", druk 1.")
     goto: str
     set: Mapping[str, str]  # facts recorded when chosen, e.g. {"category": "groceries"}
     speech: Mapping[str, tuple[str, ...]]  # spoken keywords per language
@@ -94,6 +103,7 @@ class MenuNode(Node):
     no_input: str | None = None  # key to assume on silence; None = silence is a miss
     timeout: int | None = None  # seconds; None = the flow's timeout
     back: bool = True  # whether * goes back from here
+    hints: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def exits(self) -> list[Exit]:
         return [
@@ -115,6 +125,7 @@ class DigitsNode(Node):
     invalid: str | None = None  # where a number that fails the check goes
     timeout: int | None = None
     back: bool = True
+    hints: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def exits(self) -> list[Exit]:
         found = [Exit(key_path="goto", label="ok", target=self.goto)]
@@ -189,12 +200,20 @@ class EffectNode(Node):
 
 @dataclass(frozen=True, kw_only=True)
 class DialNode(Node):
-    """Connect the caller to people (the renderer knows who); unavailable if nobody answers."""
+    """Connect the caller to people (the renderer knows who); unavailable if nobody answers.
+
+    With ``wait`` texts the phones ring in rounds of ``ring_seconds``: between two rounds
+    the caller hears the next wait text, so they are never left with ringing alone for
+    long; after ``rounds`` rounds without an answer the call goes to ``unavailable``.
+    """
 
     type: ClassVar[str] = "dial"
     target: str  # e.g. "operators"
     goto: str  # after a conversation that took place
     unavailable: str  # when nobody answered or the caller chose to leave a message
+    wait: tuple[Text, ...] = ()  # said between rounds of ringing, in turn
+    ring_seconds: int | None = None  # one round; None: the app's own ringing time
+    rounds: int = 1
 
     def exits(self) -> list[Exit]:
         return [
@@ -251,6 +270,10 @@ class Flow:
     messages: Mapping[str, Text]  # "no_input", "invalid", "give_up"
     keys: Mapping[str, CommonKey]  # "operator", "repeat", "back"
     nodes: Mapping[str, Node]
+    reminders: str = "every_menu"  # one of REMINDERS: when 9 and * are explained
+    speech_timeout: int = 3  # seconds of silence that end a spoken answer
+    menu_budget: float = 25  # seconds one menu's prompts may take (flow check warns)
+    path_budget: float = 90  # seconds until the reference on the key-only path
 
     def language_code(self, language: str) -> str:
         """The BCP 47 code ("nl-BE") of a language key ("nl")."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from .engine import handle_input, operator_fallback, run_effects, start_call
 from .schema import Flow, MenuNode
+from .timing import listening
 from .turns import (
     CallContext,
     Dial,
@@ -50,6 +51,7 @@ def simulate(
     output: Callable[[str], None] = print,
     effects: Callable[[Effect], dict] = fake_effects,
     call_key: str = "simulated-call",
+    timing: bool = False,
 ) -> list[Turn]:
     """Play one call on the console and return its turns.
 
@@ -57,10 +59,13 @@ def simulate(
     caller chooses). context: the line's facts; the default is open, with an
     operator available and no postcodes (every postcode is then unknown).
     effects: answers create_request, lookup_request, ... like the app would.
+    timing: after each answer, how long the caller listened to it, and the total.
     """
     context = context or CallContext(within_opening_hours=True, postcodes={})
+    clock = _Clock(flow, output if timing else None)
     turns = [run_effects(flow, start_call(flow, context, call_key=call_key), context, effects)]
     _show(turns[-1], output)
+    clock.add(turns[-1])
     if language is not None:
         key = _language_key(flow, turns[-1].state["node"], language)
         if key is not None:
@@ -71,6 +76,7 @@ def simulate(
                 )
             )
             _show(turns[-1], output)
+            clock.add(turns[-1])
     while not turns[-1].ended:
         waiting = turns[-1].actions[-1] if turns[-1].actions else None
         try:
@@ -83,7 +89,24 @@ def simulate(
         turn = _answer(flow, turns[-1].state, context, waiting, answer)
         turns.append(run_effects(flow, turn, context, effects))
         _show(turns[-1], output)
+        clock.add(turns[-1])
     return turns
+
+
+class _Clock:
+    """Adds up how long the caller listened, turn by turn (see hotline.ivr.timing)."""
+
+    def __init__(self, flow: Flow, output: Callable[[str], None] | None) -> None:
+        self.flow = flow
+        self.output = output
+        self.total = 0.0
+
+    def add(self, turn: Turn) -> None:
+        if self.output is None:
+            return
+        seconds = listening(turn.actions).seconds(self.flow.speaking_rate)
+        self.total += seconds
+        self.output(f"(~{seconds:.1f} s to hear; {self.total:.1f} s since the call began)")
 
 
 def _language_key(flow: Flow, node_id: str, language: str) -> str | None:

@@ -51,7 +51,13 @@ class Gather:
     finish_on_key: str | None  # None: the renderer's default
     timeout: int
     speech_hints: list[str]
-    language: str
+    language: str  # the recognition language, e.g. "nl-BE"
+    speech_model: str | None = None  # the recogniser; None: the provider chooses
+    speech_timeout: int = 3  # seconds of silence that end a spoken answer
+    listens_for_speech: bool = True  # False: keys only
+    # True: without a key the call goes on with the next action (e.g. the next round of
+    # ringing) instead of answering the silence.
+    falls_through: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class Dial:
     """Connect the caller to a group of people, e.g. "operators"."""
 
     target: str
+    ring_seconds: int | None = None  # one round of ringing; None: the app decides
 
 
 @dataclass(frozen=True)

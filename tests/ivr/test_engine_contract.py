@@ -117,9 +117,7 @@ def test_menus_are_gathers_with_their_prompt_inside_so_callers_can_press_early(l
     assert len(turn.actions) == 1
     gather = turn.actions[0]
     assert isinstance(gather, Gather)
-    assert gather.actions[0] == Say(
-        "Welkom bij Leuven Helpt, de hulplijn van de stad Leuven.", "nl-BE"
-    )
+    assert gather.actions[0] == Say("Welkom bij Leuven Helpt.", "nl-BE")
 
 
 def test_the_engine_imports_only_the_standard_library():

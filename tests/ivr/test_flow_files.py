@@ -29,7 +29,7 @@ def test_the_flows_folder_holds_only_the_real_lines():
 
 def test_load_flows_keys_each_flow_by_its_file_name():
     flows = load_flows(TEST_FLOWS)  # not the broken/ subfolder
-    assert sorted(flows) == ["minimal", "testdorp"]
+    assert sorted(flows) == ["klokje", "minimal", "testdorp"]
     assert flows["testdorp"].name == "Testdorp Helpt"
 
 
@@ -106,8 +106,16 @@ def variant(tmp_path: Path, old: str, new: str) -> Path:
          "node 'menu', key 'no_input': '5' is not one of this menu's options"),
         ('target = "operators"', 'target = "operators"\nsay = "Even wachten"',
          "node 'mens', key 'say': must be a table of texts per language"),
-        ('say = { nl = "Waarmee kunnen we helpen?", en = "How can we help?" }', "say = []",
-         "node 'menu', key 'say': is required"),
+        ('[nodes.mens]\ntype = "dial"\ntarget = "operators"\ngoto = "dag"\nunavailable = "dag"',
+         '[nodes.mens]\ntype = "say"\ngoto = "dag"', "node 'mens', key 'say': is required"),
+        ('[flow]\n', '[flow]\nreminders = "sometimes"\n',
+         "key 'flow.reminders': unknown value 'sometimes' (expected one of: every_menu, once"),
+        ('[flow]\n', '[flow]\nspeech_timeout = 0\n',
+         "key 'flow.speech_timeout': must be a positive number"),
+        ('code = "nl-BE"', 'code = "nl-BE"\nspeech_language = "vlaams"',
+         "key 'languages.nl.speech_language': must look like \"nl-BE\""),
+        ('unavailable = "dag"', 'unavailable = "dag"\nrounds = 3',
+         "node 'mens', key 'rounds': needs wait texts and ring_seconds"),
         ('[nodes.menu.options.1]', '[nodes.menu.options.1]\nlanguage = "de"',
          "node 'menu', key 'options.1.language': language 'de' is not offered"),
         ('[nodes.mens]\ntype = "dial"\ntarget = "operators"\ngoto = "dag"\nunavailable = "dag"',
@@ -145,3 +153,9 @@ def test_a_digits_check_needs_somewhere_to_send_a_rejected_number(tmp_path):
 
 def test_the_minimal_flow_is_valid_so_each_broken_file_fails_for_its_own_reason():
     assert load_flow(TEST_FLOWS / "minimal.toml").name == "Kapot"
+
+
+def test_a_menu_whose_options_say_it_all_needs_no_question(tmp_path):
+    question = 'say = { nl = "Waarmee kunnen we helpen?", en = "How can we help?" }\n'
+    path = variant(tmp_path, question, "")
+    assert load_flow(path).nodes["menu"].say == ()

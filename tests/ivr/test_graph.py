@@ -53,8 +53,8 @@ def test_arrows_are_labelled_with_the_keys_that_take_them(leuven):
 
 
 def test_prompts_are_shown_in_the_chosen_language(leuven):
-    assert "Waarmee kunnen we u helpen?" in flow_to_svg(leuven, "nl")
-    assert "What do you need help with?" in flow_to_svg(leuven, "en")
+    assert "Toets uw postcode." in flow_to_svg(leuven, "nl")
+    assert "Please key in your postcode." in flow_to_svg(leuven, "en")
 
 
 def test_text_from_the_flow_file_is_escaped(tmp_path):

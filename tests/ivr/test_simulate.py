@@ -33,8 +33,8 @@ def test_a_simulated_caller_asks_for_groceries_and_hears_the_reference(leuven, o
         output=printed.append,
         effects=app,
     )
-    assert printed[0] == "[nl-BE] Welkom bij Leuven Helpt, de hulplijn van de stad Leuven."
-    assert "[fr-BE] Pour le français, appuyez sur 2." in printed
+    assert printed[0] == "[nl-BE] Welkom bij Leuven Helpt."
+    assert "[fr-BE] Français, tapez 2." in printed
     assert [effect.name for effect in effects] == ["recognise_caller", "create_request"]
     assert effects[1].data["recording"] is True
     assert printed.count("[nl-BE] 4") == 2
@@ -48,7 +48,8 @@ def test_simulate_can_choose_the_language_for_the_caller(leuven, open_line):
         leuven, language="en", context=open_line, input_func=script("q"), output=printed.append
     )
     assert "(presses 3: en)" in printed
-    assert "[en-GB] What are you calling about?" in printed
+    assert "[en-GB] In an emergency, call 1 1 2." in printed
+    assert "[en-GB] Help for you or someone else, press 1." in printed
     assert printed[-1] == "(caller hung up)"
 
 

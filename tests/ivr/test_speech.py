@@ -88,7 +88,10 @@ def test_an_article_is_not_taken_for_the_number_one(leuven, open_line):
 
 @pytest.mark.parametrize(
     "words", ["3000", "3 0 0 0", "drie nul nul nul", "trois zéro zéro zéro", "three zero zero zero",
-              "Mijn postcode is 3000."],
+              "Mijn postcode is 3000.",
+              # numbers said in groups, as recognisers write them
+              "drieduizend", "Drie duizend", "dertig nul nul", "mijn postcode is drieduizend",
+              "trois mille", "trente zéro zéro", "three thousand", "thirty oh oh"],
 )  # fmt: skip
 def test_a_postcode_can_be_spoken(leuven, open_line, words):
     caller = at(leuven, open_line, "nl", "1", "1").speak(words)
@@ -118,3 +121,20 @@ def test_each_menu_sends_speech_hints_in_the_callers_language(leuven, open_line)
 def test_normalize_ignores_case_accents_and_punctuation():
     assert normalize("Épicerie, S'IL VOUS PLAÎT!") == "epicerie s il vous plait"
     assert digits_from_speech("één twee drie") == "123"
+
+
+@pytest.mark.parametrize(
+    ("words", "digits"),
+    [("drieduizend twaalf", "3012"), ("drieduizendtwaalf", "3012"), ("drieduizend en tien", "3010"),
+     ("dertig twaalf", "3012"), ("trois mille douze", "3012"), ("trois mille dix", "3010"),
+     ("drieëntwintig", "23"), ("vingt et un", "21"), ("quatre-vingt-douze", "92"),
+     ("nonante", "90"), ("four eight two nine one three", "482913"), ("ik heb een vraag", "1")],
+)  # fmt: skip
+def test_numbers_said_in_groups_become_their_digits(words, digits):
+    assert digits_from_speech(words) == digits
+
+
+def test_a_postcode_in_groups_outside_the_area_is_read_back_as_digits(leuven, open_line):
+    caller = at(leuven, open_line, "nl", "1", "1").speak("drieduizend twintig")
+    assert caller.node == "postcode_unknown"
+    assert "3020" in caller.heard
