@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -16,12 +26,15 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
-from callcenter_ui.auth import coordinator_required
-from hotline.access import accounts
+from callcenter_ui.auth import SESSION_KEY, coordinator_required, current_principal
+from hotline.access import accounts, policy
+from hotline.access.sessions import open_sessions
 from hotline.db import get_session
 from hotline.models import Operator
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/accounts")
+# The lines select's "every line" option (an account with no lines works on every line).
+ALL_LINES = "*"
 
 
 class NewAccountForm(FlaskForm):
@@ -42,16 +55,23 @@ class ProfileForm(FlaskForm):
     locale = SelectField(choices=[SelectChoice("nl", "Nederlands"), SelectChoice("en", "English")])
     phone_number = TelField(validators=[Optional(), Length(max=32)])
     new_password = PasswordField(validators=[Optional(), Length(min=accounts.MIN_PASSWORD_LENGTH)])
+    # Asked only with a new password: a browser left logged in cannot lock its owner out.
+    current_password = PasswordField(validators=[Optional(), Length(max=256)])
 
 
 @blueprint.route("/", methods=["GET", "POST"])
 @coordinator_required
 def index():
-    """Coordinators: every account, and a form to add one."""
+    """Coordinators: the accounts they manage (those of their own lines), and a form to add one."""
     session = get_session()
+    principal = current_principal()
     form = NewAccountForm()
     status = 200
     if form.validate_on_submit():
+        chosen = _chosen_lines()
+        if chosen is None:  # nothing chosen: the coordinator's own lines (every line: all)
+            chosen = sorted(principal.line_slugs or [])
+        lines = policy.check_grant_lines(principal, _configured(chosen))
         try:
             created = accounts.create_operator(
                 session,
@@ -60,6 +80,8 @@ def index():
                 password=form.password.data,
                 role="coordinator" if form.coordinator.data else "operator",
                 locale=form.locale.data,
+                lines=lines,
+                created_by=principal.id,
             )
         except accounts.AccountError as error:
             session.rollback()
@@ -70,19 +92,48 @@ def index():
             return redirect(url_for("accounts.index"))
     elif form.is_submitted():
         status = 400
+    settings = current_app.extensions["hotline.settings"]
     return render_template(
-        "accounts/index.html", form=form, accounts=accounts.list_accounts(session)
+        "accounts/index.html",
+        form=form,
+        accounts=accounts.list_accounts(session, where=policy.account_filter(session, principal)),
+        grantable=[
+            (slug, settings.lines[slug].name)
+            for slug in policy.own_lines(principal, settings.lines)
+        ],
+        may_grant_all_lines=principal.all_lines,
+        all_lines=ALL_LINES,
     ), status
+
+
+def _chosen_lines() -> list[str] | None:
+    """The lines ticked in a form: None when the form has no lines field, [] for every line."""
+    values = [value for value in request.form.getlist("lines") if value]
+    if not values:
+        return None
+    return [] if ALL_LINES in values else values
+
+
+def _configured(slugs: list[str]) -> list[str]:
+    """``slugs`` if every one is a configured line (a typo would silently hide everything)."""
+    configured = current_app.extensions["hotline.settings"].lines
+    if any(slug not in configured for slug in slugs):
+        abort(400)
+    return slugs
 
 
 @blueprint.post("/<int:operator_id>")
 @coordinator_required
 def update(operator_id: int):
-    """Coordinators: change someone's role or (de)activate the account."""
+    """Coordinators: change the role or the lines of an account they manage, or (de)activate it."""
     session = get_session()
-    operator = session.get(Operator, operator_id) or abort(404)
+    principal = current_principal()
+    # Another line's account is not found; one of every line, only for a coordinator of all.
+    operator = policy.check_manage_account(principal, session.get(Operator, operator_id))
     form = AccountForm()
     if form.validate_on_submit():
+        chosen = _chosen_lines()
+        lines = None if chosen is None else policy.check_grant_lines(principal, _configured(chosen))
         try:
             accounts.update_account(
                 session,
@@ -90,6 +141,7 @@ def update(operator_id: int):
                 changed_by=current_user.id,
                 role=form.role.data,
                 active=form.active.data,
+                lines=lines,
             )
         except accounts.AccountError as error:
             session.rollback()
@@ -108,7 +160,12 @@ def profile():
     operator = session.get(Operator, current_user.id)
     form = ProfileForm(obj=operator)
     status = 200
-    if form.validate_on_submit():
+    if form.validate_on_submit() and form.new_password.data and not accounts.password_matches(
+        operator, form.current_password.data or ""
+    ):
+        form.current_password.errors = [_("Type your current password to choose a new one.")]
+        status = 400
+    elif form.validate_on_submit():
         settings = current_app.extensions["hotline.settings"]
         try:
             accounts.update_profile(
@@ -120,6 +177,7 @@ def profile():
                 locale=form.locale.data,
                 phone_number=form.phone_number.data,
                 new_password=form.new_password.data,
+                keep_session=flask_session.get(SESSION_KEY),
             )
         except accounts.AccountError as error:
             session.rollback()
@@ -132,5 +190,8 @@ def profile():
         status = 400
     form.phone_number.data = ""  # the number on file is never shown again
     return render_template(
-        "accounts/profile.html", form=form, has_phone=operator.contact_id is not None
+        "accounts/profile.html",
+        form=form,
+        has_phone=operator.contact_id is not None,
+        open_sessions=len(open_sessions(session, operator.id)),
     ), status

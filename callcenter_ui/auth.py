@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import Forbidden, NotFound
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from hotline.abuse.limits import login_over_limit
+from hotline.access import policy, sessions
 from hotline.access.accounts import authenticate, visible_line_ids
+from hotline.access.policy import AccessDenied, Principal
 from hotline.db import get_session
 from hotline.models import HelpRequest, Operator, VolunteerLead
 
@@ -21,6 +35,11 @@ blueprint = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.session_protection = "strong"
+login_manager.login_message = None  # the login page explains itself; no English flash
+# The browser's cookie holds this session's secret (the database only its hash).
+SESSION_KEY = "hotline_sid"
+# Sent by the pages' own background refreshes: they keep no session alive.
+BACKGROUND_HEADER = "X-Hotline-Background"
 
 
 class StaffUser(UserMixin):
@@ -34,39 +53,84 @@ class StaffUser(UserMixin):
         self.locale = operator.locale
         self.line_slugs = tuple(operator.lines)
         self.line_ids = line_ids  # None: every line
+        # What this account may see and do is the access policy's to say (hotline.access.policy).
+        self.principal: Principal = policy.principal_of(operator, line_ids)
 
     def may_see_line(self, line_id: int) -> bool:
         """Whether this account works on the line with row id ``line_id``."""
-        return self.line_ids is None or line_id in self.line_ids
+        return self.principal.sees_line(line_id)
 
     @property
     def is_coordinator(self) -> bool:
-        return self.role == "coordinator"
+        return self.principal.is_coordinator
+
+
+def session_limits() -> sessions.SessionLimits:
+    """The configured idle timeout and maximum age of staff sessions."""
+    settings = current_app.extensions["hotline.settings"]
+    return sessions.SessionLimits(
+        idle=timedelta(seconds=settings.session_idle_seconds),
+        max_age=timedelta(seconds=settings.session_max_age_seconds),
+    )
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> StaffUser | None:
-    session = get_session()
-    operator = session.get(Operator, int(user_id)) if user_id.isdigit() else None
+    """The account behind this browser's session, if that session is still open."""
+    db = get_session()
+    operator = db.get(Operator, int(user_id)) if user_id.isdigit() and len(user_id) < 10 else None
     if operator is None or not operator.active:
         return None
-    return StaffUser(operator, visible_line_ids(session, operator))
+    live = sessions.resume_session(
+        db,
+        session.get(SESSION_KEY),
+        operator.id,
+        session_limits(),
+        active=request.headers.get(BACKGROUND_HEADER) != "1",
+    )
+    if live is None:
+        session.pop(SESSION_KEY, None)
+        return None
+    return StaffUser(operator, visible_line_ids(db, operator))
+
+
+def current_principal() -> Principal:
+    """Who the logged-in account is to the access policy."""
+    return current_user.principal
+
+
+@blueprint.app_errorhandler(AccessDenied)
+def _access_denied(error: AccessDenied):
+    # The policy's two answers become the app's usual 404 and 403 (HTML pages, or the
+    # API's problem details): another line's thing looks exactly like a missing one.
+    http_error = NotFound() if isinstance(error, policy.NotVisible) else Forbidden()
+    return current_app.handle_http_exception(http_error)
 
 
 def visible_request(request_id: int) -> HelpRequest:
     """A request the logged-in account may see, or 404 (another line's looks like none)."""
-    help_request = get_session().get(HelpRequest, request_id)
-    if help_request is None or not current_user.may_see_line(help_request.line_id):
-        abort(404)
-    return help_request
+    return policy.check_request(current_principal(), get_session().get(HelpRequest, request_id))
 
 
 def visible_lead(lead_id: int) -> VolunteerLead:
     """A volunteer lead the logged-in account may see, or 404 (another line's looks like none)."""
-    lead = get_session().get(VolunteerLead, lead_id)
-    if lead is None or not current_user.may_see_line(lead.line_id):
-        abort(404)
-    return lead
+    return policy.check_lead(current_principal(), get_session().get(VolunteerLead, lead_id))
+
+
+@login_manager.unauthorized_handler
+def _to_the_login_page():
+    """Not logged in (or the session ended): to the login page, then back here.
+
+    A page's own htmx request gets the login page's address in ``HX-Redirect`` instead of a
+    302, which htmx would follow and paste the login form into the queue table.
+    """
+    if request.headers.get("HX-Request") == "true":
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        page = current.path + (f"?{current.query}" if current.query else "")
+        response = current_app.response_class(status=401)
+        response.headers["HX-Redirect"] = url_for("auth.login", next=_safe_next(page or None))
+        return response
+    return redirect(url_for("auth.login", next=_safe_next(request.full_path.rstrip("?"))))
 
 
 def require_login():
@@ -83,8 +147,7 @@ def coordinator_required(view):
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
-        if not current_user.is_coordinator:
-            abort(403)
+        policy.check_coordinator(current_principal())
         return view(*args, **kwargs)
 
     return wrapper
@@ -104,7 +167,22 @@ def _safe_next(target: str | None) -> str:
     return url_for("requests.queue")
 
 
+def login_rate_limited(view):
+    """Refuse (429) a login from an address, or for a username, that failed too often
+    lately (hotline.abuse.limits); the account's own lock-out comes on top of this."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if request.method == "POST" and login_over_limit(request.form.get("username", "")):
+            flash(_("Too many failed logins. Please wait a minute and try again."), "error")
+            return render_template("auth/login.html", form=LoginForm()), 429
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
+@login_rate_limited
 def login():
     """The login page; repeated failures slow the account down, and the page says so."""
     form = LoginForm()
@@ -114,8 +192,11 @@ def login():
             get_session(), username=form.username.data, password=form.password.data
         )
         if result.operator is not None:
+            next_page = _safe_next(request.args.get("next"))
+            session.clear()  # nothing from before the login carries over
+            session[SESSION_KEY] = sessions.start_session(get_session(), result.operator.id)
             login_user(StaffUser(result.operator, visible_line_ids(get_session(), result.operator)))
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(next_page)
         status = 401
         if result.locked_until is not None:
             flash(
@@ -134,8 +215,24 @@ def login():
 
 @blueprint.post("/logout")
 def logout():
-    """Log out (a POST with a CSRF token, so no other site can log you out)."""
+    """Log out (a POST with a CSRF token, so no other site can log you out).
+
+    The session ends on the server too: a copy of the cookie opens nothing afterwards.
+    """
+    sessions.end_session(get_session(), session.pop(SESSION_KEY, None))
     logout_user()
+    return redirect(url_for("auth.login"))
+
+
+@blueprint.post("/logout/everywhere")
+def logout_everywhere():
+    """End every session of this account, in every browser, this one included."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    sessions.end_all_sessions(get_session(), current_user.id, "logout_everywhere")
+    session.pop(SESSION_KEY, None)
+    logout_user()
+    flash(_("You are logged out everywhere."), "ok")
     return redirect(url_for("auth.login"))
 
 

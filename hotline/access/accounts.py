@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from hotline.access.sessions import end_all_sessions
+from hotline.audit import record
 from hotline.models import Operator, utcnow
 
 ROLES = ("operator", "coordinator")
@@ -39,10 +42,13 @@ def create_operator(
     role: str = "operator",
     locale: str = "nl",
     lines: list[str] | None = None,
+    created_by: int | None = None,
 ) -> Operator:
-    """Create an account; usernames are unique, case-insensitively.
+    """Create an account; usernames are unique, case-insensitively; audited.
 
     ``lines``: slugs of the lines the account works on (None or empty: every line).
+    ``created_by``: the coordinator who made it, for the audit log (None: the command line
+    or a setup script, not audited).
     """
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("-", "").isalnum():
@@ -62,8 +68,26 @@ def create_operator(
         lines=sorted(set(lines or [])),
     )
     session.add(operator)
+    session.flush()
+    if created_by is not None:  # a coordinator's doing (the command line is the administrator's)
+        record(
+            session,
+            "account:created",
+            operator_id=created_by,
+            account_id=operator.id,
+            role=operator.role,
+            lines=list(operator.lines),
+        )
     session.commit()
     return operator
+
+
+def password_matches(operator: Operator, password: str) -> bool:
+    """Whether ``password`` is the account's current password."""
+    try:
+        return _hasher.verify(operator.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def lock_duration(failed_logins: int) -> timedelta:
@@ -119,20 +143,40 @@ def update_account(
     session: Session,
     *,
     operator: Operator,
-    changed_by: int,
+    changed_by: int | None,
     role: str | None = None,
     active: bool | None = None,
+    lines: list[str] | None = None,
 ) -> Operator:
-    """A coordinator changes someone's role or (de)activates them; nobody locks themselves out."""
+    """A coordinator changes someone's role or lines, or (de)activates them; audited.
+
+    Nobody locks themselves out or changes their own lines. ``lines``: slugs (empty list:
+    every line; None: unchanged). Whether ``changed_by`` may give those lines is the access
+    policy's to decide (:func:`hotline.access.policy.check_grant_lines`), before this.
+    """
     if operator.id == changed_by and (role == "operator" or active is False):
         raise AccountError("you cannot remove your own coordinator rights or deactivate yourself")
+    before = {"role": operator.role, "active": operator.active, "lines": list(operator.lines)}
+    if lines is not None:
+        lines = sorted(set(lines))
+        if operator.id == changed_by and lines != sorted(operator.lines):
+            raise AccountError("you cannot change your own lines")
+        operator.lines = lines
     if role is not None:
         if role not in ROLES:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
         operator.role = role
     if active is not None:
+        if operator.active and not active:  # reactivating later must not revive a cookie
+            end_all_sessions(session, operator.id, "deactivated", commit=False)
         operator.active = active
         operator.failed_logins, operator.locked_until = 0, None
+    after = {"role": operator.role, "active": operator.active, "lines": list(operator.lines)}
+    changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if changes:
+        record(
+            session, "account:updated", operator_id=changed_by, account_id=operator.id, **changes
+        )
     session.add(operator)
     session.commit()
     return operator
@@ -148,8 +192,13 @@ def update_profile(
     locale: str | None = None,
     phone_number: str | None = None,
     new_password: str | None = None,
+    keep_session: str | None = None,
 ) -> Operator:
-    """An operator's own settings; their phone (for call-backs) goes into the vault."""
+    """An operator's own settings; their phone (for call-backs) goes into the vault.
+
+    A new password ends the account's other sessions (``keep_session``: the secret of
+    the session that changed it, which stays open).
+    """
     from hotline.config import normalise_number
     from hotline.privacy import store_contact
 
@@ -166,15 +215,22 @@ def update_profile(
         operator.contact_id = store_contact(session, secrets, number).id
     if new_password:
         operator.password_hash = hash_password(new_password)
+        end_all_sessions(
+            session, operator.id, "password_changed", keep=keep_session, commit=False
+        )
     session.add(operator)
     session.commit()
     return operator
 
 
-def list_accounts(session: Session) -> list[Operator]:
-    """Every account, active ones first, by name."""
+def list_accounts(session: Session, *, where: Any = None) -> list[Operator]:
+    """Every account (or those ``where`` selects: the access policy's account filter),
+    active ones first, by name."""
+    query = select(Operator)
+    if where is not None:
+        query = query.where(where)
     return list(
-        session.exec(select(Operator).order_by(Operator.active.desc(), Operator.display_name))  # type: ignore[attr-defined]
+        session.exec(query.order_by(Operator.active.desc(), Operator.display_name))  # type: ignore[attr-defined]
     )
 
 
