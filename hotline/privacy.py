@@ -1,4 +1,11 @@
-"""Privacy: the keyed caller hash, the encrypted contact vault, and log redaction."""
+"""Privacy: the keyed caller hash, the encrypted contact vault, and redaction of free text.
+
+The vault's numbers are encrypted with Fernet keys from HOTLINE_VAULT_KEY (newest first:
+the newest encrypts, every key decrypts, ``rotate_vault`` moves entries to the newest).
+Every decryption goes through ``reveal_number``, which audits why and for whom.
+Personal details typed or spoken into free text (phone numbers, e-mail addresses) are
+replaced by ``redact_personal_details`` before the text is stored or logged.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,18 @@ import hmac
 import logging
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
-from cryptography.fernet import Fernet
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlmodel import Session, col, select
 
+from hotline.audit import record
 from hotline.config import Secrets
-from hotline.models import Contact, utcnow
+from hotline.models import AuditEvent, Contact, utcnow
 
 
 def caller_hash(number_e164: str, pepper: str) -> str:
@@ -22,12 +33,18 @@ def caller_hash(number_e164: str, pepper: str) -> str:
     return hmac.new(pepper.encode(), number_e164.encode(), hashlib.sha256).hexdigest()
 
 
+@lru_cache(maxsize=8)
+def _vault(keys: tuple[str, ...]) -> MultiFernet:
+    """The vault's keys as one MultiFernet: encrypts with the first, decrypts with any."""
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
 def store_contact(session: Session, secrets: Secrets, number_e164: str) -> Contact:
     """Put a number in the vault (or find it there) and return its vault entry."""
     hashed = caller_hash(number_e164, secrets.hash_pepper)
     contact = session.exec(select(Contact).where(Contact.caller_hash == hashed)).first()
     if contact is None:
-        token = Fernet(secrets.vault_key.encode()).encrypt(number_e164.encode()).decode()
+        token = _vault(secrets.vault_keys).encrypt(number_e164.encode()).decode()
         contact = Contact(caller_hash=hashed, encrypted_number=token)
     contact.last_seen_at = utcnow()
     session.add(contact)
@@ -35,9 +52,208 @@ def store_contact(session: Session, secrets: Secrets, number_e164: str) -> Conta
     return contact
 
 
-def reveal_number(contact: Contact, secrets: Secrets) -> str:
-    """Decrypt a vault entry. Only the system calls this, to bridge a call or send an SMS."""
-    return Fernet(secrets.vault_key.encode()).decrypt(contact.encrypted_number.encode()).decode()
+class VaultKeyMissing(Exception):
+    """A vault entry that none of the configured keys decrypts (a key removed too early)."""
+
+
+# Why the system may decrypt a number: each decryption is audited with one of these.
+REVEAL_REASONS = (
+    "sms_to_volunteer",  # an SMS job texts a volunteer
+    "sms_check",  # an SMS job asks the provider whether an interrupted attempt sent a text
+    "call_back",  # an operator's call-back rings the resident
+    "operator_phone",  # a call-back first rings the operator's own phone
+    "masked_call",  # the IVR puts a resident and a volunteer through to each other
+    "read_back",  # the IVR reads a number the caller keyed in back to them
+)
+NUMBER_REVEALED = "number_revealed"
+VAULT_ROTATED = "vault_rotated"
+
+
+def reveal_number(
+    session: Session,
+    contact: Contact,
+    secrets: Secrets,
+    *,
+    reason: str,
+    line_id: int | None = None,
+    help_request_id: int | None = None,
+    assignment_id: int | None = None,
+    volunteer_id: int | None = None,
+    operator_id: int | None = None,
+    job: str | None = None,
+    call_sid: str | None = None,
+) -> str:
+    """Decrypt a vault entry for the system (to bridge a call or send an SMS), audited.
+
+    ``reason`` is one of REVEAL_REASONS; the ids say for which line, request, assignment
+    and volunteer, ``operator_id`` which member of staff caused it, ``job`` or
+    ``call_sid`` which job or call. The audit event (never the number) is added to
+    ``session`` for the caller's own commit. Raises VaultKeyMissing when no configured
+    key decrypts the entry.
+    """
+    if reason not in REVEAL_REASONS:
+        raise ValueError(f"reveal_number: unknown reason {reason!r}")
+    try:
+        number = _vault(secrets.vault_keys).decrypt(contact.encrypted_number.encode()).decode()
+    except InvalidToken:
+        raise VaultKeyMissing(
+            f"vault entry {contact.id} cannot be decrypted with any key in HOTLINE_VAULT_KEY: "
+            "was the key it was encrypted with removed before `hotline vault rotate` ran?"
+        ) from None
+    context = {
+        "line": line_id,
+        "request": help_request_id,
+        "assignment": assignment_id,
+        "volunteer": volunteer_id,
+        "job": job,
+        "call": call_sid,
+    }
+    # Ids in the detail rather than the event's columns: a request's and a volunteer's
+    # history stay about what people did, the vault's log is read on its own page.
+    record(
+        session,
+        NUMBER_REVEALED,
+        operator_id=operator_id,
+        reason=reason,
+        contact=contact.id,
+        **{key: value for key, value in context.items() if value is not None},
+    )
+    return number
+
+
+def vault_log(
+    session: Session,
+    *,
+    line_ids: set[int] | None,
+    reason: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[AuditEvent], bool]:
+    """The vault's audit (decryptions and rotations), newest first, and whether more follow.
+
+    ``line_ids`` limits it to those lines' decryptions (None: every line, and rotations).
+    """
+    query = select(AuditEvent).order_by(
+        col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc()
+    )
+    if reason:
+        query = query.where(
+            AuditEvent.action == NUMBER_REVEALED,
+            col(AuditEvent.detail)["reason"].as_string() == reason,
+        )
+    else:
+        query = query.where(col(AuditEvent.action).in_((NUMBER_REVEALED, VAULT_ROTATED)))
+    if line_ids is not None:
+        query = query.where(col(AuditEvent.detail)["line"].as_integer().in_(line_ids))
+    events = list(session.exec(query.offset(offset).limit(limit + 1)))
+    return events[:limit], len(events) > limit
+
+
+# --- rotating the vault key ----------------------------------------------------------------
+
+
+@dataclass
+class VaultCount:
+    """How the vault's entries stand against the configured keys."""
+
+    entries: int = 0
+    # position of the key that decrypts an entry (0: the newest) -> how many entries
+    by_key: dict[int, int] = field(default_factory=dict)
+    unreadable: list[int] = field(default_factory=list)  # ids no configured key decrypts
+
+    @property
+    def on_old_keys(self) -> int:
+        """Entries that need a key other than the newest."""
+        return sum(count for position, count in self.by_key.items() if position > 0)
+
+
+@dataclass
+class RotationCount:
+    """What ``rotate_vault`` did."""
+
+    rotated: int = 0
+    already_current: int = 0
+    unreadable: list[int] = field(default_factory=list)
+
+
+def _batches(session: Session, batch_size: int) -> Iterator[list[Contact]]:
+    """The vault's entries by id, a batch at a time (never the whole table in memory)."""
+    last = 0
+    while True:
+        batch = list(
+            session.exec(
+                select(Contact).where(Contact.id > last).order_by(Contact.id).limit(batch_size)
+            )
+        )
+        if not batch:
+            return
+        last = batch[-1].id  # read now: the caller may commit (expiring it) and let go
+        yield batch
+
+
+def check_vault(session: Session, secrets: Secrets, *, batch_size: int = 500) -> VaultCount:
+    """Which key each vault entry needs; nothing is changed, nothing revealed or audited."""
+    keys = [Fernet(key.encode()) for key in secrets.vault_keys]
+    count = VaultCount()
+    for batch in _batches(session, batch_size):
+        for contact in batch:
+            count.entries += 1
+            token = contact.encrypted_number.encode()
+            for position, key in enumerate(keys):
+                try:
+                    key.decrypt(token)
+                except InvalidToken:
+                    continue
+                count.by_key[position] = count.by_key.get(position, 0) + 1
+                break
+            else:
+                count.unreadable.append(contact.id)
+        session.expunge_all()
+    return count
+
+
+def rotate_vault(session: Session, secrets: Secrets, *, batch_size: int = 500) -> RotationCount:
+    """Re-encrypt every vault entry with the newest key, committing batch by batch.
+
+    Idempotent and resumable: entries already on the newest key are left alone, so a run
+    that was stopped picks up where it was. An entry is only replaced if nobody changed it
+    meanwhile. Afterwards the older keys can be removed from HOTLINE_VAULT_KEY. One
+    "vault_rotated" audit event records the counts (no entry is revealed to anyone).
+    """
+    vault, newest = _vault(secrets.vault_keys), Fernet(secrets.vault_keys[0].encode())
+    count = RotationCount()
+    for batch in _batches(session, batch_size):
+        for contact in batch:
+            old = contact.encrypted_number
+            try:
+                newest.decrypt(old.encode())
+            except InvalidToken:
+                pass
+            else:
+                count.already_current += 1
+                continue
+            try:
+                new = vault.rotate(old.encode()).decode()
+            except InvalidToken:
+                count.unreadable.append(contact.id)
+                continue
+            count.rotated += session.execute(
+                sa.update(Contact)
+                .where(col(Contact.id) == contact.id, col(Contact.encrypted_number) == old)
+                .values(encrypted_number=new)
+            ).rowcount
+        session.commit()
+        session.expunge_all()
+    record(
+        session,
+        VAULT_ROTATED,
+        operator_id=None,
+        rotated=count.rotated,
+        already_current=count.already_current,
+        unreadable=len(count.unreadable),
+    )
+    session.commit()
+    return count
 
 
 # --- phone numbers in text and in logs ----------------------------------------------------
@@ -161,6 +377,20 @@ def _number_from(
     return None
 
 
+def _valid_without_trunk_zero(groups: list[tuple[int, int]], text: str, region: str) -> bool:
+    """Whether digit groups are a valid national number written without its 0 (470/12/34/56).
+
+    The matcher takes "12/34/56" for a date and gives such a run up; with the 0 in front
+    it is a number like any other.
+    """
+    digits = "".join(text[group_start:group_end] for group_start, group_end in groups)
+    try:
+        number = phonenumbers.parse("0" + digits, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
 def _numbers_among_groups(text: str, start: int, end: int, region: str) -> list[tuple[int, int]]:
     """Numbers in text[start:end], a run of digit groups the matcher found none in.
 
@@ -171,7 +401,7 @@ def _numbers_among_groups(text: str, start: int, end: int, region: str) -> list[
     ("12 0470 12" of "12 0470 12 34 56") or a few counts in a row ("12 13 14 15").
     Groups left over that start like a number (+, 0) and are as long as one, but are
     none (a digit too many: 0470 12 34 567), are taken whole: better a typo redacted
-    than a number shown.
+    than a number shown; so are groups that are a valid number once the 0 is put back.
     """
     groups = [(match.start(), match.end()) for match in _DIGIT_GROUP.finditer(text, start, end)]
     found: list[tuple[int, int]] = []
@@ -185,7 +415,10 @@ def _numbers_among_groups(text: str, start: int, end: int, region: str) -> list[
             digits = sum(group_end - begin for begin, group_end in left_over[index:])
             if digits < _NATIONAL_MIN_DIGITS:
                 break
-            if text[group_start] in _NUMBER_STARTS and digits <= _MAX_DIGITS:
+            if digits <= _MAX_DIGITS and (
+                text[group_start] in _NUMBER_STARTS
+                or _valid_without_trunk_zero(left_over[index:], text, region)
+            ):
                 found.append((group_start, left_over[-1][1]))
                 break
         left_over.clear()
@@ -243,6 +476,53 @@ def redact_phone_numbers(text: str, region: str = DEFAULT_REGION) -> str:
     return "".join(parts)
 
 
+# --- personal details in free text -------------------------------------------------------
+
+REDACTED_EMAIL = "[e-mail]"
+# The @ as people type it, as it is URL-encoded, and as it is spelt out to avoid spam
+# filters ("jan (at) example.be"); the dots of the domain likewise ("example (dot) be").
+_AT = r"(?:\s?(?:@|%40)\s?|\s?[(\[{]\s?(?:at|@|apenstaartje|arobase)\s?[)\]}]\s?)"
+_DOT = r"(?:\.|\s?[(\[{]\s?(?:dot|punt|point)\s?[)\]}]\s?)"
+# As said on the phone (and transcribed): "jan punt peeters apenstaartje telenet punt be".
+# "at" and "dot" as plain words only together, and with a known top-level domain, so that
+# "look at hotline.example.org" or "at home" stay as they are.
+_SPOKEN_AT = r"\s(?:at|apenstaartje|arobase|at-teken)\s"
+_SPOKEN_DOT = r"\s(?:dot|punt|point)\s"
+_KNOWN_TLD = r"(?:be|com|net|org|nl|fr|eu|de|lu|uk|info|biz|io|me|email|online)"
+# Bounded repetitions: every word of a long text may be tried as the start of an address,
+# and each try must stay short (no quadratic time on a transcript of "... dot ... dot ...").
+_LABEL = r"[^\W_](?:[\w-]{0,62}[^\W_])?"
+_LOCAL = r"[\w+%-][\w.+%-]{0,63}(?:\s(?:dot|punt|point)\s[\w+%-]{1,64}){0,3}"
+_EMAIL = re.compile(
+    rf"(?<![\w.+%-])(?:"
+    rf"{_LOCAL}{_AT}{_LABEL}(?:{_DOT}{_LABEL}){{0,6}}{_DOT}[^\W\d_]{{2,24}}"
+    rf"|{_LOCAL}{_SPOKEN_AT}{_LABEL}(?:{_SPOKEN_DOT}{_LABEL}){{0,3}}{_SPOKEN_DOT}{_KNOWN_TLD}"
+    rf")(?![\w-])",
+    re.IGNORECASE,
+)
+# Text with none of these has no e-mail address: returned at once (most log records).
+_MAY_HOLD_AN_EMAIL = re.compile(
+    r"@|%40|[(\[{]\s?at\s?[)\]}]|apenstaartje|arobase|\sat\s", re.IGNORECASE
+)
+
+
+def redact_email_addresses(text: str) -> str:
+    """Replace every e-mail address in ``text`` with ``[e-mail]``, typed or spelt out."""
+    if not _MAY_HOLD_AN_EMAIL.search(text):
+        return text
+    return _EMAIL.sub(REDACTED_EMAIL, text)
+
+
+def redact_personal_details(text: str, region: str = DEFAULT_REGION) -> str:
+    """Free text as it may be stored or logged: phone numbers and e-mail addresses replaced.
+
+    The one function for what operators type and residents say (notes, messages,
+    transcripts, reasons, SMS bodies) and for log records. References, ids, dates and the
+    app's own URLs are left as they are.
+    """
+    return redact_email_addresses(redact_phone_numbers(text, region))
+
+
 # Arguments of these types are formatted as they are: a str is redacted on its own, and a
 # number passed as an int or float is a count, a size or a duration (phone numbers are
 # strings here, E.164). Anything else may hide a number in its str() (an exception, a dict).
@@ -266,9 +546,9 @@ class _RedactedMapping(Mapping[str, Any]):
             return self._redacted[key]
         value = self._mapping[key]
         if isinstance(value, str):
-            value = redact_phone_numbers(value, self._region)
+            value = redact_personal_details(value, self._region)
         elif not isinstance(value, _PLAIN_ARGUMENTS):
-            value = redact_phone_numbers(str(value), self._region)
+            value = redact_personal_details(str(value), self._region)
         self._redacted[key] = value
         return value
 
@@ -283,7 +563,7 @@ _TRACEBACK_FORMATTER = logging.Formatter()
 
 
 def redact_log_record(record: logging.LogRecord, region: str = DEFAULT_REGION) -> None:
-    """Take the phone numbers out of ``record``: message, arguments and traceback.
+    """Take phone numbers and e-mail addresses out of ``record``: message, arguments, traceback.
 
     The message and each argument are redacted on their own, so the record keeps its
     arguments: ``%d`` still formats, and the JSON formatter still finds an access log's
@@ -292,10 +572,10 @@ def redact_log_record(record: logging.LogRecord, region: str = DEFAULT_REGION) -
     """
     opaque = not isinstance(record.msg, str)
     if not opaque:
-        record.msg = redact_phone_numbers(record.msg, region)
+        record.msg = redact_personal_details(record.msg, region)
     if isinstance(record.args, tuple):
         record.args = tuple(
-            redact_phone_numbers(arg, region) if isinstance(arg, str) else arg
+            redact_personal_details(arg, region) if isinstance(arg, str) else arg
             for arg in record.args
         )
         opaque = opaque or not all(isinstance(arg, _PLAIN_ARGUMENTS) for arg in record.args)
@@ -307,21 +587,21 @@ def redact_log_record(record: logging.LogRecord, region: str = DEFAULT_REGION) -
         except Exception:  # a malformed log call: logging reports it when it is handled
             pass
         else:
-            redacted = redact_phone_numbers(message, region)
+            redacted = redact_personal_details(message, region)
             if redacted != message:
                 record.msg, record.args = redacted, None
     # Formatted now, while it can be redacted: formatters use exc_text once it is set.
     if record.exc_info and not record.exc_text:
-        record.exc_text = redact_phone_numbers(
+        record.exc_text = redact_personal_details(
             _TRACEBACK_FORMATTER.formatException(record.exc_info), region
         )
     if record.stack_info:
-        record.stack_info = redact_phone_numbers(record.stack_info, region)
+        record.stack_info = redact_personal_details(record.stack_info, region)
     record._phone_numbers_redacted = True  # formatters skip _names; the JSON one checks it
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that keeps phone numbers out of every log line."""
+    """A logging filter that keeps phone numbers and e-mail addresses out of every log line."""
 
     def __init__(self, region: str = DEFAULT_REGION) -> None:
         super().__init__()
