@@ -17,13 +17,16 @@ from callcenter_ui import (
     accounts,
     api,
     assignments,
+    audit_log,
     auth,
+    blocked_callers,
     call_words,
     calls,
     dashboard,
     help_requests,
     live_calls,
     offer_words,
+    retention,
     volunteers,
 )
 from hotline import webhooks
@@ -45,10 +48,13 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 STAFF_BLUEPRINTS = (
     accounts,
     assignments,
+    audit_log,
+    blocked_callers,
     calls,
     dashboard,
     help_requests,
     live_calls,
+    retention,
     volunteers,
 )
 

@@ -10,8 +10,9 @@ text (messages, transcripts, notes) has phone numbers redacted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,11 +21,13 @@ from flask.typing import ResponseReturnValue
 from sqlmodel import Session, col, select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from hotline.access import policy
 from hotline.access.api_tokens import authenticate_token
 from hotline.audit import history
 from hotline.config import Settings
 from hotline.db import get_session
 from hotline.dispatch import cancel_open_assignments
+from hotline.http_bounds import MAX_ID
 from hotline.lifecycle import TRANSITIONS, IllegalTransition, can_change, change_status
 from hotline.models import (
     Assignment,
@@ -37,13 +40,17 @@ from hotline.models import (
     utcnow,
 )
 from hotline.overview import dashboard
-from hotline.privacy import redact_phone_numbers
+from hotline.privacy import redact_personal_details
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_REASON_LENGTH = 1000
+MAX_TEXT_ARG = 100  # a filter's value: a postcode, a language, a line's slug
+MAX_LIST_ARG = 50  # values in one list filter
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+REQUEST_SOURCES = ("ivr", "live", "callback")
 ASSIGNMENT_STATUSES = ("offered", "accepted", "declined", "done", "cancelled")
 OPEN_ASSIGNMENT_STATUSES = ("offered", "accepted")
 # "assigned" and "accepted" follow from an assignment and the volunteer's answer;
@@ -106,6 +113,15 @@ def _http_error(error: HTTPException):
     return problem(error.code or 500, code, error.name, error.description or "", headers)
 
 
+@blueprint.app_errorhandler(NotFound)
+def _no_route(error: NotFound):
+    """A path no rule matches at all (``/api/v1/requests/%0A``: <path:> stops at a newline)
+    is answered in JSON below /api/v1 too; elsewhere the app's usual 404 page."""
+    if request.path.startswith(f"{blueprint.url_prefix}/"):
+        return _http_error(error)
+    return error
+
+
 @blueprint.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown_path(unknown: str):
     """Unknown API paths and wrong methods get JSON errors too, not the HTML error pages.
@@ -154,6 +170,27 @@ def _authenticate() -> None:
             {"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'},
         )
     g.api_operator = operator
+    # A token sees and does exactly what its account may (hotline.access.policy).
+    g.principal = policy.principal_for(get_session(), operator)
+
+
+@blueprint.before_request
+def _documented_parameters_only() -> None:
+    """A query parameter the OpenAPI document does not name is a 400, not silently ignored:
+    ``?stauts=new`` would otherwise answer every request as if it were a filter."""
+    if request.endpoint in PUBLIC_ENDPOINTS or request.url_rule is None or not request.args:
+        return
+    from callcenter_ui.openapi import query_parameters  # it documents this module: import late
+
+    known = query_parameters(request.url_rule.rule, request.method)
+    unknown = sorted(set(request.args) - known) if known is not None else []
+    if unknown:
+        raise ApiError(
+            400,
+            "unknown_parameter",
+            f"Unknown query parameter(s): {', '.join(unknown)[:200]}; "
+            f"this path takes: {', '.join(sorted(known)) or 'none'}.",
+        )
 
 
 @blueprint.after_request
@@ -167,19 +204,38 @@ def _not_for_caches(response):
 # --- parameters ---------------------------------------------------------------------------
 
 
-def _int_arg(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+def _int_arg(name: str, default: int, *, minimum: int, maximum: int = MAX_ID) -> int:
+    """A whole-number query parameter within ``minimum..maximum`` (400 otherwise)."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
-        bounds = f"{minimum}..{maximum}" if maximum is not None else f"at least {minimum}"
-        raise ApiError(400, "invalid_parameter", f"'{name}' must be a whole number ({bounds}).")
-    return int(raw)
+    # ASCII digits only ("²".isdigit() is true), and few of them: int() of a long one is slow.
+    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else None
+    if number is None or not minimum <= number <= maximum:
+        raise ApiError(
+            400, "invalid_parameter", f"'{name}' must be a whole number ({minimum}..{maximum})."
+        )
+    return number
+
+
+def _text_arg(name: str, raw: str) -> str:
+    """A text value of a query parameter: 1..MAX_TEXT_ARG characters, no control characters
+    (PostgreSQL refuses NUL bytes in text; no postcode, language or slug holds one)."""
+    if not raw or len(raw) > MAX_TEXT_ARG or CONTROL_CHARACTERS.search(raw):
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"'{name}' must be text of 1 to {MAX_TEXT_ARG} characters, without control characters.",
+        )
+    return raw
 
 
 def _list_arg(name: str, allowed: tuple[str, ...] | None = None) -> list[str]:
-    """A filter given as ``name=a,b`` or ``name=a&name=b``."""
-    values = [part.strip() for raw in request.args.getlist(name) for part in raw.split(",")]
+    """A filter given as ``name=a,b`` or ``name=a&name=b`` (at most MAX_LIST_ARG times)."""
+    given = [_text_arg(name, raw) for raw in request.args.getlist(name)]
+    if len(given) > MAX_LIST_ARG:
+        raise ApiError(400, "invalid_parameter", f"'{name}' is given at most {MAX_LIST_ARG} times.")
+    values = [part.strip() for raw in given for part in raw.split(",")]
     values = [value for value in values if value]
     if allowed is not None:
         for value in values:
@@ -193,8 +249,9 @@ def _list_arg(name: str, allowed: tuple[str, ...] | None = None) -> list[str]:
 
 
 def _bool_arg(name: str) -> bool | None:
+    """``true``/``1``/``yes`` or ``false``/``0``/``no``; absent: None."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw.lower() in ("true", "1", "yes"):
         return True
@@ -203,12 +260,19 @@ def _bool_arg(name: str) -> bool | None:
     raise ApiError(400, "invalid_parameter", f"'{name}' must be true or false.")
 
 
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d:)60", re.IGNORECASE)
+_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+
+
 def _datetime_arg(name: str) -> datetime | None:
+    """An RFC 3339 moment (ISO 8601 with a timezone), as UTC; 400 without a zone."""
     raw = request.args.get(name)
-    if not raw:
+    if raw is None:
         return None
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        # RFC 3339 allows "z" and a leap second (":60"), which fromisoformat refuses.
+        text = raw[:-1] + "+00:00" if raw[-1:] in "zZ" else raw
+        value = datetime.fromisoformat(_LEAP_SECOND.sub(r"\g<1>59", text))
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
@@ -217,7 +281,10 @@ def _datetime_arg(name: str) -> datetime | None:
             "invalid_parameter",
             f"'{name}' must be an ISO 8601 moment with a timezone, e.g. 2026-03-20T08:00:00Z.",
         )
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00 is before every UTC moment, 9999 at -14:00 after
+        return _EARLIEST if value.year == 1 else _LATEST
 
 
 def _line_ids(session: Session) -> dict[int, str]:
@@ -226,10 +293,13 @@ def _line_ids(session: Session) -> dict[int, str]:
 
 def _line_filter(session: Session) -> int | None:
     slug = request.args.get("line")
-    if not slug:
+    if slug is None:
         return None
     for line_id, line_slug in _line_ids(session).items():
         if line_slug == slug:
+            if not g.principal.sees_line(line_id):
+                # Another town's line: its data is not the token's to read.
+                raise ApiError(404, "not_found", f"There is no line '{slug}' for this token.")
             return line_id
     raise ApiError(400, "invalid_parameter", f"There is no line '{slug}'.")
 
@@ -263,12 +333,12 @@ def _when(value: datetime | None) -> str | None:
 
 
 def _text(value: str | None) -> str | None:
-    return redact_phone_numbers(value) if value else value
+    return redact_personal_details(value) if value else value
 
 
 def _redacted(value: Any) -> Any:
     if isinstance(value, str):
-        return redact_phone_numbers(value)
+        return redact_personal_details(value)
     if isinstance(value, list):
         return [_redacted(item) for item in value]
     if isinstance(value, dict):
@@ -390,12 +460,12 @@ def me() -> ResponseReturnValue:
 def list_requests() -> ResponseReturnValue:
     """Help requests, newest first, filtered and paginated."""
     session = get_session()
-    query = select(HelpRequest)
+    query = select(HelpRequest).where(policy.request_filter(g.principal))
     statuses = _list_arg("status", tuple(RequestStatus))
     if statuses:
         query = query.where(col(HelpRequest.status).in_(statuses))
     for name in ("category", "postcode", "language", "urgency", "source"):
-        values = _list_arg(name)
+        values = _list_arg(name, REQUEST_SOURCES if name == "source" else None)
         if values:
             query = query.where(col(getattr(HelpRequest, name)).in_(values))
     line_id = _line_filter(session)
@@ -410,10 +480,10 @@ def list_requests() -> ResponseReturnValue:
 
 
 def _help_request_or_404(session: Session, request_id: int) -> HelpRequest:
-    help_request = session.get(HelpRequest, request_id)
-    if help_request is None:
-        raise ApiError(404, "not_found", f"There is no help request {request_id}.")
-    return help_request
+    try:  # another line's request is answered exactly like a missing one
+        return policy.check_request(g.principal, session.get(HelpRequest, request_id))
+    except policy.NotVisible:
+        raise ApiError(404, "not_found", f"There is no help request {request_id}.") from None
 
 
 def _request_detail(session: Session, help_request: HelpRequest) -> dict:
@@ -446,6 +516,9 @@ def change_request_status(request_id: int) -> ResponseReturnValue:
         raise ApiError(
             400, "invalid_body", 'Send a JSON object: {"status": "...", "reason": "..."}.'
         )
+    unknown = sorted(set(body) - {"status", "reason"})
+    if unknown:  # a misspelt member is refused, never silently ignored
+        raise ApiError(400, "invalid_body", f"Unknown member(s): {', '.join(unknown)[:200]}.")
     new_status, reason = body.get("status"), body.get("reason")
     if new_status not in SETTABLE_STATUSES:
         raise ApiError(
@@ -454,9 +527,9 @@ def change_request_status(request_id: int) -> ResponseReturnValue:
             f"'status' must be one of {', '.join(SETTABLE_STATUSES)}; a request becomes "
             "assigned or accepted through an assignment.",
         )
-    if reason is not None and not isinstance(reason, str):
-        raise ApiError(400, "invalid_reason", "'reason' must be text.")
-    reason = redact_phone_numbers(reason.strip()) if reason and reason.strip() else None
+    if reason is not None and (not isinstance(reason, str) or "\x00" in reason):
+        raise ApiError(400, "invalid_reason", "'reason' must be text (without NUL characters).")
+    reason = redact_personal_details(reason.strip()) if reason and reason.strip() else None
     if reason and len(reason) > MAX_REASON_LENGTH:
         raise ApiError(
             400, "invalid_reason", f"'reason' has at most {MAX_REASON_LENGTH} characters."
@@ -495,7 +568,7 @@ def change_request_status(request_id: int) -> ResponseReturnValue:
 def list_volunteers() -> ResponseReturnValue:
     """Volunteers by name, filtered and paginated; never a phone number."""
     session = get_session()
-    query = select(Volunteer)
+    query = select(Volunteer).where(policy.volunteer_filter(g.principal))
     postcodes = _list_arg("postcode")
     if postcodes:
         query = query.where(col(Volunteer.postcode).in_(postcodes))
@@ -517,9 +590,10 @@ def list_volunteers() -> ResponseReturnValue:
 def get_volunteer(volunteer_id: int) -> ResponseReturnValue:
     """One volunteer, with how many assignments they have open."""
     session = get_session()
-    volunteer = session.get(Volunteer, volunteer_id)
-    if volunteer is None:
-        raise ApiError(404, "not_found", f"There is no volunteer {volunteer_id}.")
+    try:  # another line's volunteer is answered exactly like a missing one
+        volunteer = policy.check_volunteer(g.principal, session.get(Volunteer, volunteer_id))
+    except policy.NotVisible:
+        raise ApiError(404, "not_found", f"There is no volunteer {volunteer_id}.") from None
     open_assignments = session.exec(
         select(sa.func.count())
         .select_from(Assignment)
@@ -537,12 +611,12 @@ def get_volunteer(volunteer_id: int) -> ResponseReturnValue:
 def list_assignments() -> ResponseReturnValue:
     """Assignments, newest first, filtered by request, volunteer or status; paginated."""
     session = get_session()
-    query = select(Assignment)
-    request_id = _int_arg("request_id", 0, minimum=1) if request.args.get("request_id") else None
+    query = select(Assignment).where(policy.assignment_filter(g.principal))
+    request_id = _int_arg("request_id", 0, minimum=1) if "request_id" in request.args else None
     if request_id is not None:
         query = query.where(Assignment.help_request_id == request_id)
     volunteer_id = (
-        _int_arg("volunteer_id", 0, minimum=1) if request.args.get("volunteer_id") else None
+        _int_arg("volunteer_id", 0, minimum=1) if "volunteer_id" in request.args else None
     )
     if volunteer_id is not None:
         query = query.where(Assignment.volunteer_id == volunteer_id)
@@ -561,7 +635,9 @@ def statistics() -> ResponseReturnValue:
     settings = _settings()
     first_line = next(iter(settings.lines.values()))
     timezone = settings.lines.get(request.args.get("line") or "", first_line).timezone
-    figures = dashboard(session, now=utcnow(), timezone=timezone, line_id=line_id)
+    # Without ?line=: every line of the token's account, added up.
+    lines = policy.statistics_lines(g.principal, line_id)
+    figures = dashboard(session, now=utcnow(), timezone=timezone, line_id=lines)
 
     def speed(assign_speed) -> dict:
         median = assign_speed.median

@@ -25,12 +25,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, SelectField
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, NumberRange
 
-from callcenter_ui.auth import visible_request
+from callcenter_ui.auth import current_principal, visible_request
 from callcenter_ui.help_requests import labels_for
 from callcenter_ui.offer_words import offer_status_text
 from callcenter_ui.volunteers import translated
+from hotline.access import policy
 from hotline.config import LineSettings
 from hotline.db import get_session
 from hotline.dispatch import (
@@ -42,6 +43,7 @@ from hotline.dispatch import (
     assignments_for_request,
     why_not_assignable,
 )
+from hotline.http_bounds import MAX_ID
 from hotline.lifecycle import IllegalTransition
 from hotline.messaging.conversation import is_no_volunteer_found, request_conversation
 from hotline.messaging.offers import answer_offer, offer_next
@@ -56,7 +58,8 @@ SUGGESTED = 5  # how many suggestions the panel shows; the rest are in "other vo
 
 
 class AssignForm(FlaskForm):
-    volunteer_id = IntegerField(validators=[InputRequired()])
+    # Bounded: a number beyond the id column's range would crash the lookup (500).
+    volunteer_id = IntegerField(validators=[InputRequired(), NumberRange(1, MAX_ID)])
 
 
 class ReplyForm(FlaskForm):
@@ -163,9 +166,10 @@ def assign(request_id: int):
     back = redirect(url_for("requests.detail", request_id=help_request.id))
     form = AssignForm()
     volunteer = session.get(Volunteer, form.volunteer_id.data) if form.validate() else None
-    if volunteer is None:
-        flash(_("Choose a volunteer to assign."), "error")
+    if volunteer is None or not current_principal().sees_line(volunteer.line_id):
+        flash(_("Choose a volunteer to assign."), "error")  # another line's: as if none
         return back
+    policy.check_assign(current_principal(), help_request, volunteer)
     try:
         assignment = assign_volunteer(
             session, help_request=help_request, volunteer=volunteer, operator_id=current_user.id
@@ -193,10 +197,10 @@ def reply(assignment_id: int):
     the next volunteer is asked when the line offers by itself.
     """
     session = get_session()
-    assignment = session.get(Assignment, assignment_id)
-    if assignment is None:
-        abort(404)
-    help_request = visible_request(assignment.help_request_id)  # 404 for another line's
+    assignment = policy.check_assignment(
+        current_principal(), session.get(Assignment, assignment_id), session
+    )  # 404 for another line's
+    help_request = visible_request(assignment.help_request_id)
     back = redirect(url_for("requests.detail", request_id=help_request.id))
     form = ReplyForm()
     if not form.validate():

@@ -17,7 +17,7 @@ from callcenter_ui.auth import visible_lead, visible_request
 from hotline import webhooks
 from hotline.db import get_session
 from hotline.models import Operator
-from hotline.privacy import redact_phone_numbers
+from hotline.privacy import redact_personal_details
 from hotline.telephony import TelephonyError, get_provider
 from hotline.voice import callbacks
 
@@ -27,8 +27,8 @@ blueprint = Blueprint("calls", __name__)
 
 @blueprint.app_template_filter("redact_numbers")
 def redact_numbers(text: str | None) -> str:
-    """Hide phone numbers a caller spoke into their message (transcripts are shown on pages)."""
-    return redact_phone_numbers(text or "")
+    """Hide phone numbers and e-mail addresses in free text shown on pages (transcripts...)."""
+    return redact_personal_details(text or "")
 
 
 @blueprint.post("/requests/<int:request_id>/call-back")

@@ -1,7 +1,7 @@
 """The dashboard: how busy the line is, for every member of staff. Counts only, never people.
 
 Also API access: staff make and revoke their own tokens for the JSON API here
-(coordinators see and may revoke everyone's).
+(coordinators see and may revoke those of the accounts they manage).
 """
 
 from __future__ import annotations
@@ -26,16 +26,17 @@ from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlmodel import select
+from sqlmodel import col, select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from callcenter_ui.auth import current_principal
 from callcenter_ui.formatting import duration
+from hotline.access import policy
 from hotline.access.api_tokens import (
     MAX_NAME_LENGTH,
     TokenError,
     create_token,
-    list_tokens,
     revoke_token,
 )
 from hotline.config import LineSettings, Settings
@@ -129,9 +130,10 @@ def bar_chart(days: list[DayCount]) -> BarChart:
 
 
 def _chosen_line(settings: Settings) -> LineSettings:
-    visible = current_user.line_slugs or tuple(settings.lines)
-    slug = request.args.get("line") or visible[0]
-    if slug not in settings.lines or slug not in visible:
+    # Only the account's own lines: another line's figures look like an unknown line's.
+    visible = policy.own_lines(current_principal(), settings.lines)
+    slug = request.args.get("line") or (visible[0] if visible else None)
+    if slug not in visible:
         abort(404)
     return settings.lines[slug]
 
@@ -157,9 +159,7 @@ def index() -> str:
         updated_at=now.astimezone(ZoneInfo(line.timezone)).strftime("%H:%M"),
         line=line,
         lines=[
-            line
-            for slug, line in settings.lines.items()
-            if not current_user.line_slugs or slug in current_user.line_slugs
+            settings.lines[slug] for slug in policy.own_lines(current_principal(), settings.lines)
         ],
         duration=duration,
         refresh_seconds=REFRESH_SECONDS,
@@ -198,15 +198,23 @@ def _local_time(moment: datetime | None) -> str:
 def _tokens_page(form: NewTokenForm, new_token: str | None = None, status: int = 200):
     session = get_session()
     settings: Settings = current_app.extensions["hotline.settings"]
-    mine_only = None if current_user.is_coordinator else current_user.id
-    usernames = dict(session.exec(select(Operator.id, Operator.username)).all())
+    principal = current_principal()
+    shown = select(ApiToken).where(policy.token_filter(session, principal))
+    tokens = list(
+        session.exec(shown.order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc()))
+    )
+    owners = {token.operator_id for token in tokens}
+    accounts = session.exec(select(Operator).where(col(Operator.id).in_(owners))).all()
+    usernames = {account.id: account.username for account in accounts}
     response = make_response(
         render_template(
             "dashboard/api_tokens.html",
             form=form,
             revoke_form=RevokeTokenForm(),
-            tokens=list_tokens(session, operator_id=mine_only),
+            tokens=tokens,
             usernames=usernames,
+            # A token sees what its account sees: the lines say how far that reaches.
+            token_lines={account.id: list(account.lines or []) for account in accounts},
             new_token=new_token,
             api_base=settings.public_base_url.rstrip("/") + "/api/v1",
             local_time=_local_time,
@@ -220,7 +228,8 @@ def _tokens_page(form: NewTokenForm, new_token: str | None = None, status: int =
 
 @blueprint.route("/api-tokens", methods=["GET", "POST"])
 def api_tokens():
-    """Your API tokens (coordinators: everyone's) and a form to make one; its secret shows once."""
+    """Your API tokens (coordinators: also their accounts') and a form to make one; its
+    secret shows once."""
     form = NewTokenForm()
     if form.validate_on_submit():
         session = get_session()
@@ -242,13 +251,11 @@ def api_tokens():
 
 @blueprint.post("/api-tokens/<int:token_id>/revoke")
 def revoke_api_token(token_id: int):
-    """Revoke one of your tokens (coordinators: anyone's)."""
+    """Revoke one of your tokens (coordinators: one of their accounts')."""
     session = get_session()
     token = session.get(ApiToken, token_id)
-    if token is None:
-        abort(404)
-    if token.operator_id != current_user.id and not current_user.is_coordinator:
-        abort(403)
+    owner = session.get(Operator, token.operator_id) if token is not None else None
+    policy.check_token(current_principal(), token, owner)  # another line's: 404; others': 403
     if not RevokeTokenForm().validate_on_submit():
         abort(400)
     revoke_token(session, token_id=token.id, revoked_by=current_user.id)

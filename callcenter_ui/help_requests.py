@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -10,9 +10,10 @@ from sqlmodel import col, select
 from wtforms import SelectChoice, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from callcenter_ui.auth import visible_request
+from callcenter_ui.auth import current_principal, visible_request
 from callcenter_ui.formatting import duration
 from hotline import triage, vocabulary
+from hotline.access import policy
 from hotline.audit import history
 from hotline.config import Settings
 from hotline.db import get_session, line_row
@@ -104,7 +105,7 @@ def _queue_page(title: str, source: str | None = None):
     if source:
         filters = triage.QueueFilters(**{**filters.__dict__, "source": source})
     session = get_session()
-    rows = triage.list_queue(session, filters=filters, line_ids=current_user.line_ids)
+    rows = triage.list_queue(session, filters=filters, line_ids=current_principal().line_ids)
     request_ids = [row.help_request.id for row in rows]
     template = "requests/_rows.html" if request.headers.get("HX-Request") else "requests/queue.html"
     return render_template(
@@ -138,7 +139,7 @@ def callbacks():
 @blueprint.get("/follow-up")
 def follow_up():
     """Accepted requests whose volunteer never reported done, even after a reminder."""
-    flagged = follow_up_requests(get_session(), line_ids=current_user.line_ids)
+    flagged = follow_up_requests(get_session(), line_ids=current_principal().line_ids)
     return render_template(
         "requests/follow_up.html",
         title=_("Needs follow-up"),
@@ -189,8 +190,11 @@ def detail(request_id: int, forms: dict | None = None):
         events=events,
         operators=operators,
         volunteers=volunteers,
-        earlier=triage.callers_earlier_requests(session, help_request),
-        duplicate_of=session.get(HelpRequest, help_request.duplicate_of_id)
+        # The same caller may have phoned another town's line: only this account's lines show.
+        earlier=triage.callers_earlier_requests(
+            session, help_request, line_ids=current_principal().line_ids
+        ),
+        duplicate_of=_visible_or_none(session.get(HelpRequest, help_request.duplicate_of_id))
         if help_request.duplicate_of_id
         else None,
         triage_form=forms.get("triage") or _triage_form(help_request, line),
@@ -198,6 +202,13 @@ def detail(request_id: int, forms: dict | None = None):
         cancel_form=forms.get("cancel") or CancelForm(formdata=None),
         is_open=help_request.status not in ("done", "cancelled"),
     ), (400 if forms else 200)
+
+
+def _visible_or_none(help_request: HelpRequest | None) -> HelpRequest | None:
+    """``help_request`` if the logged-in account may see it (links to another line's: none)."""
+    if help_request is None or not current_principal().sees_line(help_request.line_id):
+        return None
+    return help_request
 
 
 def _act(request_id: int, form_name: str, form, action):
@@ -281,7 +292,10 @@ def new():
     """Log a call taken by hand: the same request, the number straight into the vault."""
     settings = _settings()
     # The operator's (first) line; choosing among several lines is not offered yet.
-    line = settings.lines[(current_user.line_slugs or tuple(settings.lines))[0]]
+    own_lines = policy.own_lines(current_principal(), settings.lines)
+    if not own_lines:
+        abort(403)  # an account of lines that are no longer configured files nothing
+    line = settings.lines[own_lines[0]]
     form = set_request_choices(LiveCallForm(), line, languages=line.languages, blank_language=False)
     status = 200
     if form.validate_on_submit():

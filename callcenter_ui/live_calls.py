@@ -30,7 +30,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import Length
 
+from callcenter_ui.auth import current_principal
 from callcenter_ui.help_requests import labels_for, set_request_choices
+from hotline.access import policy
 from hotline.config import LineSettings
 from hotline.db import get_session
 from hotline.models import CallSession, HelpRequest, Line, Operator
@@ -40,7 +42,8 @@ from hotline.voice.live_calls import LiveCall
 blueprint = Blueprint("live_calls", __name__, url_prefix="/calls")
 # What a freshly loaded page has seen: nothing yet, and nothing to announce either.
 FIRST_LOAD = "-"
-TOKEN = re.compile(r"(\d+)([LE])(R?)")
+# ASCII digits, and few: int() refuses a number of more than 4,300 digits (a 500).
+TOKEN = re.compile(r"([0-9]{1,10})([LE])(R?)")
 
 
 class LoggedCallForm(FlaskForm):
@@ -181,8 +184,10 @@ def _go(url: str) -> Response:
 
 
 def _taken_call(call_id: int) -> CallSession:
+    session = get_session()
+    policy.check_call(current_principal(), session.get(CallSession, call_id))
     try:
-        return live_calls.taken_call(get_session(), call_id=call_id, operator=_operator())
+        return live_calls.taken_call(session, call_id=call_id, operator=_operator())
     except live_calls.NotYourCall:
         abort(404)
 

@@ -33,14 +33,15 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from callcenter_ui.auth import coordinator_required, visible_lead
+from callcenter_ui.auth import coordinator_required, current_principal
 from callcenter_ui.offer_words import offer_event_text
 from hotline import intake
+from hotline.access import policy
 from hotline.config import WEEKDAYS, LineSettings, Settings
 from hotline.db import get_session, line_row
 from hotline.dispatch import open_assignment_counts
 from hotline.messaging.conversation import volunteer_conversation
-from hotline.models import AuditEvent, Line, Operator, Volunteer
+from hotline.models import AuditEvent, Line, Operator, Volunteer, VolunteerLead
 from hotline.volunteers import (
     MAX_NAME_LENGTH,
     SKILLS,
@@ -266,9 +267,10 @@ def _lines_by_row_id() -> dict[int, LineSettings]:
 
 
 def _volunteer_or_404(volunteer_id: int) -> tuple[Volunteer, LineSettings]:
-    volunteer = get_session().get(Volunteer, volunteer_id)
-    if volunteer is None or not current_user.may_see_line(volunteer.line_id):
-        abort(404)  # another line's volunteer is not found, like another line's request
+    # Another line's volunteer is not found, like another line's request.
+    volunteer = policy.check_manage_volunteer(
+        current_principal(), get_session().get(Volunteer, volunteer_id)
+    )
     return volunteer, line_settings(_settings(), get_session().get(Line, volunteer.line_id))
 
 
@@ -296,7 +298,11 @@ def index() -> str:
     status = status or "active"
     active = {"active": True, "inactive": False, "all": None}[status]
     volunteers = search_volunteers(
-        get_session(), text=text, skill=skill, active=active, line_ids=current_user.line_ids
+        get_session(),
+        text=text,
+        skill=skill,
+        active=active,
+        line_ids=current_principal().line_ids,
     )
     return render_template(
         "volunteers/index.html",
@@ -313,9 +319,14 @@ def index() -> str:
 def new():
     """Register a volunteer."""
     settings, session = _settings(), get_session()
-    form = VolunteerForm(lines=settings.lines, number_required=True)
+    # Only the lines this account works on are offered (and accepted).
+    own = policy.own_lines(current_principal(), settings.lines)
+    if not own:
+        abort(403)  # an account of lines that are no longer configured registers nobody
+    form = VolunteerForm(lines={slug: settings.lines[slug] for slug in own}, number_required=True)
     if form.validate_on_submit():
         line = settings.lines[form.line.data]
+        policy.check_line(current_principal(), line_row(session, settings, line.slug).id)
         try:
             volunteer = create_volunteer(
                 session,
@@ -446,7 +457,7 @@ def leads() -> str:
     return render_template(
         "volunteers/leads.html",
         leads=intake.list_volunteer_leads(
-            get_session(), status=status, line_ids=current_user.line_ids
+            get_session(), status=status, line_ids=current_principal().line_ids
         ),
         statuses=intake.LEAD_STATUSES,
         status=status,
@@ -459,7 +470,7 @@ def leads() -> str:
 def lead_status(lead_id: int):
     """Coordinators note how a lead was followed up."""
     session = get_session()
-    lead = visible_lead(lead_id)
+    lead = policy.check_follow_up_lead(current_principal(), session.get(VolunteerLead, lead_id))
     if request.form.get("status") not in intake.LEAD_STATUSES:
         abort(400)
     intake.set_lead_status(

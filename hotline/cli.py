@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -16,6 +17,8 @@ from flask.cli import FlaskGroup, with_appcontext
 from hotline import create_app
 from hotline.config import ConfigError, generate_secrets, load_settings
 from hotline.logging_setup import configure_logging
+from hotline.retention_cli import purge_command
+from hotline.vault_commands import vault
 
 
 def _create_app() -> Flask:
@@ -41,6 +44,9 @@ def cli() -> None:
 def main() -> None:
     """Entry point of the ``hotline`` console script."""
     cli.main(prog_name="hotline")
+
+
+cli.add_command(purge_command)
 
 
 # --- database ---------------------------------------------------------------------------
@@ -236,7 +242,11 @@ def secrets_command() -> None:
 
 @cli.group()
 def operator() -> None:
-    """Call-centre accounts (operators and coordinators)."""
+    """Call-centre accounts (operators and coordinators).
+
+    These commands act as the installation's administrator: every line, every account
+    (in the web UI a coordinator manages only the accounts of their own lines).
+    """
 
 
 @operator.command("add")
@@ -289,6 +299,46 @@ def operator_add(
     except AccountError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"created {created.role} '{created.username}'")
+
+
+@operator.command("lines")
+@click.argument("username")
+@click.option(
+    "--line",
+    "lines",
+    multiple=True,
+    help="A line (from config.toml) the account works on; repeatable.",
+)
+@click.option("--all-lines", is_flag=True, help="The account works on every line.")
+@with_appcontext
+def operator_lines(username: str, lines: tuple[str, ...], all_lines: bool) -> None:
+    """Show or change the lines USERNAME works on (its API tokens follow at once); audited."""
+    from sqlmodel import select
+
+    from hotline.access.accounts import AccountError, update_account
+    from hotline.db import get_engine, session_scope
+    from hotline.models import Operator
+
+    configured = current_app.extensions["hotline.settings"].lines
+    unknown = [slug for slug in lines if slug not in configured]
+    if unknown:
+        raise click.ClickException(
+            f"no line '{unknown[0]}' in the configuration (lines: {', '.join(configured)})"
+        )
+    if lines and all_lines:
+        raise click.UsageError("give --line or --all-lines, not both")
+    with session_scope(get_engine()) as session:
+        account = session.exec(
+            select(Operator).where(Operator.username == username.strip().lower())
+        ).first()
+        if account is None:
+            raise click.ClickException(f"no account '{username}'")
+        if lines or all_lines:
+            try:  # as the administrator: changed_by None in the audit log
+                update_account(session, operator=account, changed_by=None, lines=list(lines))
+            except AccountError as error:
+                raise click.ClickException(str(error)) from None
+        click.echo(f"{account.username}: {', '.join(account.lines) or 'every line'}")
 
 
 @operator.command("token")
@@ -382,9 +432,15 @@ def flow() -> None:
 
 @flow.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def flow_check(paths: tuple[Path, ...]) -> None:
-    """Validate flow files (default: every file in the configured flows folder)."""
+@click.option("--timing", is_flag=True, help="Also print the seconds callers listen.")
+def flow_check(paths: tuple[Path, ...], timing: bool) -> None:
+    """Validate flow files (default: every file in the configured flows folder).
+
+    Warns (without failing) when a menu's prompts take longer than the flow's
+    menu_budget or the key-only path to the reference longer than its path_budget.
+    """
     from hotline.ivr import FlowError, load_flow
+    from hotline.ivr.timing import budget_warnings, timing_report
 
     try:
         settings = load_settings()
@@ -404,8 +460,25 @@ def flow_check(paths: tuple[Path, ...]) -> None:
         click.echo(
             f"ok: {path} ({len(loaded.nodes)} nodes, languages {', '.join(loaded.languages)})"
         )
+        context = _timing_context(settings, path)
+        for warning in budget_warnings(loaded, context):
+            click.echo(f"warning: {warning}", err=True)
+        if timing:
+            click.echo("\n".join(timing_report(loaded, context)))
     if failed:
         sys.exit(1)
+
+
+def _timing_context(settings, path: Path):
+    """The facts of the first line using this flow file (its postcodes), for measuring it."""
+    from hotline.ivr import CallContext
+    from hotline.models import utcnow
+    from hotline.voice.calls import context_for
+
+    for line in settings.lines.values():
+        if line.flow == path.stem:
+            return dataclasses.replace(context_for(line, utcnow()), within_opening_hours=True)
+    return CallContext(within_opening_hours=True, postcodes={})
 
 
 def _line_and_flow(line_slug: str | None):
@@ -430,7 +503,10 @@ def _line_and_flow(line_slug: str | None):
 @click.option("--line", "line_slug", help="Line from config.toml (default: the first).")
 def fallback_twiml_command(line_slug: str | None) -> None:
     """Print the TwiML for Twilio's fallback URL: callers still reach a person when this
-    app is down (paste it into a TwiML Bin; see the README, Running in production)."""
+    app is down (paste it into a TwiML Bin; see the README, Running in production).
+
+    It dials the line's general_number; a line without one dials its operator_numbers,
+    which then appear in the printed TwiML (and in the TwiML Bin): keep it private."""
     from hotline.config import load_settings
     from hotline.telephony import PROVIDERS
     from hotline.voice.fallback import fallback_twiml
@@ -444,7 +520,12 @@ def fallback_twiml_command(line_slug: str | None) -> None:
 @click.option("--line", "line_slug", help="Line from config.toml (default: the first).")
 @click.option("--lang", "language", help="Choose this language at the welcome menu (nl, fr, en).")
 @click.option("--closed", is_flag=True, help="Pretend it is outside opening hours.")
-def flow_simulate(line_slug: str | None, language: str | None, closed: bool) -> None:
+@click.option(
+    "--timing",
+    is_flag=True,
+    help="Show the seconds each answer takes to hear; at the end, per menu and per path.",
+)
+def flow_simulate(line_slug: str | None, language: str | None, closed: bool, timing: bool) -> None:
     """A console phone: hear the menus and answer by typing, through the real engine.
 
     Type keys (1, 0, *, 3000) or words for speech (apotheek); an empty line is
@@ -464,7 +545,12 @@ def flow_simulate(line_slug: str | None, language: str | None, closed: bool) -> 
         import dataclasses
 
         context = dataclasses.replace(context, within_opening_hours=False)
-    simulate(loaded, language=language, context=context, output=click.echo)
+    simulate(loaded, language=language, context=context, output=click.echo, timing=timing)
+    if timing:
+        from hotline.ivr.timing import timing_report
+
+        languages = [language] if language else None
+        click.echo("\n".join(timing_report(loaded, context, languages=languages)))
 
 
 @flow.command("graph")
@@ -502,6 +588,8 @@ def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
         process.kill()
         process.wait()
 
+
+cli.add_command(vault)  # hotline vault check | rotate (hotline/vault_commands.py)
 
 if __name__ == "__main__":
     main()

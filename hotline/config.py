@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from cryptography.fernet import Fernet
+from limits import parse_many  # Flask-Limiter's own parser: what it takes, [limits] takes
 from redis.connection import parse_url as parse_redis_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -50,6 +51,10 @@ GENERAL_KEYS: dict[str, tuple[type, Any]] = {
     # Production mode refuses to fall back to the SQLite file and the embedded Redis
     # unless this says that a single-machine install is meant.
     "allow_embedded": (bool, False),
+    # Staff sessions end after this long without a click (background refreshes do not count)
+    # and, however active, this long after the login: a shift, then log in again.
+    "session_idle_timeout": (str, "2h"),
+    "session_max_age": (str, "12h"),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
@@ -86,6 +91,19 @@ LINE_KEYS: dict[str, tuple[type, Any]] = {
     "offer_expiry": (object, {"today": "30m", "coming_days": "6h"}),
     "reminder_after": (object, {"today": "6h", "coming_days": "2d"}),
     "follow_up_after": (str, "1d"),
+    # [lines.<slug>.retention]: when personal data goes (hotline.retention, README "Retention")
+    "retention": (dict, {}),
+}
+# key -> default of a line's [retention] table
+RETENTION_KEYS: dict[str, Any] = {"contact_days": 30, "volunteer_days": 365, "purge_at": "03:00"}
+# [limits]: rate limits against abuse (hotline.abuse.limits), "N per period" and several
+# joined with ";". key -> default. HOTLINE_RATE_LIMITS (true/false) overrides "enabled".
+LIMIT_KEYS: dict[str, Any] = {
+    "enabled": True,
+    "calls_per_caller": "10 per 10 minutes; 30 per day",
+    "sms_per_sender": "20 per 10 minutes",
+    "logins_per_ip": "10 per minute",
+    "logins_per_username": "5 per minute",
 }
 URGENCY_KEYS = ("today", "coming_days")
 DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")
@@ -107,13 +125,41 @@ class Secrets:
     """Secret values; never logged, never written to config.toml."""
 
     secret_key: str
-    vault_key: str
+    vault_key: str  # one Fernet key, or several separated by commas, newest first
     hash_pepper: str
     twilio_account_sid: str
     twilio_auth_token: str
 
     def __repr__(self) -> str:  # keep secrets out of tracebacks and debug output
         return "Secrets(<hidden>)"
+
+    @property
+    def vault_keys(self) -> tuple[str, ...]:
+        """The vault's Fernet keys, newest (the one that encrypts) first."""
+        return tuple(key.strip() for key in self.vault_key.split(","))
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long a line keeps personal data (hotline.retention)."""
+
+    # Days after a request is closed (done, cancelled) before its contact, message,
+    # transcript, recording and SMS bodies are removed; the anonymous row stays.
+    contact_days: int = 30
+    # Days after a volunteer left (deactivated) before their name and number are removed.
+    volunteer_days: int = 365
+    purge_at: time = time(3, 0)  # the line's local time of the daily purge
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How often one caller, sender, address or username may come (hotline.abuse.limits)."""
+
+    enabled: bool = True
+    calls_per_caller: str = LIMIT_KEYS["calls_per_caller"]  # first webhook of a call
+    sms_per_sender: str = LIMIT_KEYS["sms_per_sender"]
+    logins_per_ip: str = LIMIT_KEYS["logins_per_ip"]  # failed logins count, not good ones
+    logins_per_username: str = LIMIT_KEYS["logins_per_username"]
 
 
 @dataclass(frozen=True)
@@ -147,6 +193,7 @@ class LineSettings:
     offer_expiry: dict[str, int] = field(default_factory=lambda: {"": 6 * 3600})
     reminder_after: dict[str, int] = field(default_factory=lambda: {"": 2 * 86400})
     follow_up_after: int = 86400  # seconds after the reminder before operators follow up
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     @property
     def sends_sms(self) -> bool:
@@ -188,6 +235,9 @@ class Settings:
     secrets: Secrets = field(repr=False)
     # Bearer token for /metrics and /ready's details; None: loopback and private networks.
     metrics_token: str | None = field(default=None, repr=False)
+    session_idle_seconds: int = 2 * 3600
+    session_max_age_seconds: int = 12 * 3600
+    limits: RateLimits = field(default_factory=RateLimits)
 
     @property
     def embedded_redis_path(self) -> Path:
@@ -239,7 +289,7 @@ def load_settings(
     document = _read_toml(config_file)
     source = _Source(config_file)
 
-    unknown_tables = set(document) - {"hotline", "lines"}
+    unknown_tables = set(document) - {"hotline", "lines", "limits"}
     if unknown_tables:
         raise source.error(sorted(unknown_tables)[0], "unknown table or key")
     general = document.get("hotline", {})
@@ -278,6 +328,7 @@ def load_settings(
         )
         values[key] = overrides.pop(key, None) or environ.get(name) or None
     secret_overrides = overrides.pop("secrets", {})
+    limits = _load_limits(document.get("limits", {}), source, environ, overrides.pop("limits", {}))
     if overrides:
         raise ConfigError(f"create_app(config): unknown key '{sorted(overrides)[0]}'")
 
@@ -308,6 +359,9 @@ def load_settings(
         database_url=database_url,
         redis_url=values["redis_url"],
         metrics_token=values["metrics_token"],
+        session_idle_seconds=parse_duration(values["session_idle_timeout"]),
+        session_max_age_seconds=parse_duration(values["session_max_age"]),
+        limits=limits,
         lines=lines,
         secrets=secrets,
     )
@@ -328,6 +382,17 @@ def _check_general_values(values: dict[str, Any], origins: dict[str, str]) -> No
         raise ConfigError(
             f"{origins['log_format']}: must be one of {', '.join(LOG_FORMATS)}, "
             f"got {values['log_format']!r}"
+        )
+    for key in ("session_idle_timeout", "session_max_age"):
+        if parse_duration(values[key]) is None:
+            raise ConfigError(
+                f'{origins[key]}: must be a duration such as "30m", "8h" or "1d", '
+                f"got {values[key]!r}"
+            )
+    if parse_duration(values["session_idle_timeout"]) > parse_duration(values["session_max_age"]):
+        raise ConfigError(
+            f"{origins['session_idle_timeout']}: must not be longer than session_max_age "
+            f"({values['session_max_age']})"
         )
     # The two URLs may hold passwords: their problems are described, never echoed.
     if values["database_url"]:
@@ -537,9 +602,70 @@ def _load_lines(table: Any, source: _Source, mode: str) -> dict[str, LineSetting
             operator_numbers=tuple(operators),
             general_number=general,
             transcribe=values["transcribe"],
+            retention=_retention_settings(values["retention"], source, f"{prefix}.retention"),
             **_sms_settings(values, source, prefix, country, mode),
         )
     return lines
+
+
+def _retention_settings(table: dict[str, Any], source: _Source, prefix: str) -> RetentionSettings:
+    """A line's [retention] table: whole numbers of days (at least 1), a local time."""
+    for key in table:
+        if key not in RETENTION_KEYS:
+            raise source.error(
+                f"{prefix}.{key}", f"unknown key (known: {', '.join(RETENTION_KEYS)})"
+            )
+    values = {**RETENTION_KEYS, **table}
+    for key in ("contact_days", "volunteer_days"):
+        days = values[key]
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise source.error(
+                f"{prefix}.{key}", f"must be a whole number of days, at least 1, got {days!r}"
+            )
+    purge_at = values["purge_at"]
+    match = re.fullmatch(
+        r"([01]\d|2[0-3]):([0-5]\d)", purge_at if isinstance(purge_at, str) else ""
+    )
+    if not match:
+        raise source.error(f"{prefix}.purge_at", f'must be a local time "HH:MM", got {purge_at!r}')
+    return RetentionSettings(
+        contact_days=values["contact_days"],
+        volunteer_days=values["volunteer_days"],
+        purge_at=time(int(match[1]), int(match[2])),
+    )
+
+
+def _load_limits(
+    table: Any, source: _Source, environ: Mapping[str, str], overrides: Mapping[str, Any]
+) -> RateLimits:
+    """The [limits] table, then HOTLINE_RATE_LIMITS, then create_app's "limits" mapping."""
+    if not isinstance(table, dict):
+        raise source.error("limits", "must be a table: [limits]")
+    values, origins = dict(LIMIT_KEYS), {}
+    for key in LIMIT_KEYS:
+        origins[key] = source.where(f"limits.{key}")
+    for key, value in table.items():
+        if key not in LIMIT_KEYS:
+            raise source.error(f"limits.{key}", f"unknown key (known: {', '.join(LIMIT_KEYS)})")
+        values[key] = value
+    if "HOTLINE_RATE_LIMITS" in environ:
+        origins["enabled"] = "environment variable HOTLINE_RATE_LIMITS"
+        values["enabled"] = environ["HOTLINE_RATE_LIMITS"]
+    for key, value in overrides.items():
+        if key not in LIMIT_KEYS:
+            raise ConfigError(f"create_app(config): unknown key 'limits.{key}'")
+        origins[key], values[key] = f"create_app(config) key 'limits.{key}'", value
+    values["enabled"] = _coerce(values["enabled"], bool, origins["enabled"])
+    for key in LIMIT_KEYS.keys() - {"enabled"}:
+        try:
+            if not isinstance(values[key], str) or not parse_many(values[key]):
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f'{origins[key]}: must be a rate such as "10 per minute" or '
+                f'"10 per 10 minutes; 30 per day", got {values[key]!r}'
+            ) from None
+    return RateLimits(**values)
 
 
 def parse_duration(text: str) -> int | None:
@@ -680,13 +806,7 @@ def _load_secrets(
         stored = _demo_secrets(instance_path)
         for var in missing:
             values[SECRET_VARIABLES[var]] = stored[SECRET_VARIABLES[var]]
-    try:
-        Fernet(values["vault_key"].encode())
-    except (ValueError, TypeError):
-        raise ConfigError(
-            "environment variable HOTLINE_VAULT_KEY is not a Fernet key "
-            "(32 url-safe base64-encoded bytes; make one with `hotline secrets`)"
-        ) from None
+    values["vault_key"] = _checked_vault_keys(values["vault_key"])
     if mode == "production":
         for var, attr in SECRET_VARIABLES.items():
             problem = _secret_problem(attr, values[attr])
@@ -698,6 +818,28 @@ def _load_secrets(
                 )
                 raise ConfigError(f"{where} {problem}")
     return Secrets(**values)
+
+
+def _checked_vault_keys(value: str) -> str:
+    """HOTLINE_VAULT_KEY: one Fernet key, or several separated by commas, newest first.
+
+    The newest encrypts; all decrypt, so that a key can be replaced without losing the
+    vault (README, "Rotating the vault key"). Returned without spaces around the commas.
+    """
+    keys = [key.strip() for key in value.split(",")]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            which = "" if len(keys) == 1 else f" (key {position} of {len(keys)}, newest first)"
+            raise ConfigError(
+                f"environment variable HOTLINE_VAULT_KEY is not a Fernet key{which}: "
+                "32 url-safe base64-encoded bytes; make one with `hotline secrets`; "
+                "several keys are separated by commas"
+            ) from None
+    if len(set(keys)) != len(keys):
+        raise ConfigError("environment variable HOTLINE_VAULT_KEY names the same key twice")
+    return ",".join(keys)
 
 
 def _secret_problem(attr: str, value: str) -> str | None:

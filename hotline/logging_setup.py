@@ -18,7 +18,7 @@ from flask.logging import default_handler
 from pythonjsonlogger.json import JsonFormatter
 
 from hotline.config import LOG_FORMATS
-from hotline.privacy import install_log_redaction, redact_log_record, redact_phone_numbers
+from hotline.privacy import install_log_redaction, redact_log_record, redact_personal_details
 
 __all__ = ["LOG_FORMATS", "configure_logging", "gunicorn_logconfig", "make_formatter"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -99,12 +99,12 @@ class JsonLogFormatter(JsonFormatter):
 
     def formatException(self, ei: Any) -> str:  # type: ignore[override]
         """The traceback, redacted (python-json-logger formats it anew, not from exc_text)."""
-        return redact_phone_numbers(super().formatException(ei))
+        return redact_personal_details(super().formatException(ei))
 
 
 def _redacted(value: Any) -> Any:
     if isinstance(value, str):
-        return redact_phone_numbers(value)
+        return redact_personal_details(value)
     if isinstance(value, Mapping):
         return {key: _redacted(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

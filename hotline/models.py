@@ -6,7 +6,7 @@ hash plus a pointer into the vault, where the number is encrypted.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -120,6 +120,12 @@ class HelpRequest(SQLModel, table=True):
     no_volunteer_at: datetime | None = _when(default=None, index=True)
     # The volunteer accepted but never reported done, even after a reminder: operators follow up.
     follow_up_at: datetime | None = _when(default=None, index=True)
+    # Its personal parts (contact, caller hash, message, transcript, recording, SMS bodies)
+    # were removed (hotline.retention); the row stays for the statistics. A recording_sid
+    # still set here is one whose deletion at the provider failed: the next purge retries.
+    purged_at: datetime | None = _when(default=None, index=True)
+    # A coordinator used "forget this resident" (set together with purged_at).
+    forgotten_at: datetime | None = _when(default=None)
 
 
 class VolunteerLead(SQLModel, table=True):
@@ -137,6 +143,7 @@ class VolunteerLead(SQLModel, table=True):
     call_sid: str | None = Field(default=None, max_length=64, unique=True)
     status: str = Field(default="new", max_length=16)  # new | contacted | registered | dropped
     created_at: datetime = _when(default_factory=utcnow)
+    purged_at: datetime | None = _when(default=None)  # recording, transcript, contact removed
 
 
 class CallSession(SQLModel, table=True):
@@ -167,6 +174,7 @@ class CallSession(SQLModel, table=True):
     # The person dialled for a masked call accepted it (pressed 1 on hearing who calls);
     # reset whenever the call dials someone anew.
     bridged_at: datetime | None = _when(default=None)
+    purged_at: datetime | None = _when(default=None)  # state, TwiML and contact removed
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -228,6 +236,25 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _when(default=None)
 
 
+class StaffSession(SQLModel, table=True):
+    """One login of a staff member in one browser; the cookie holds a secret, we its hash.
+
+    Logging out ends this one; a password change, deactivation and "log out everywhere" end
+    all of the account's; idleness and age end it by themselves (README, "Sessions").
+    """
+
+    __tablename__ = "staff_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    operator_id: int = Field(foreign_key="operator.id", index=True)
+    created_at: datetime = _when(default_factory=utcnow)
+    last_seen_at: datetime = _when(default_factory=utcnow)
+    ended_at: datetime | None = _when(default=None)
+    # logout | logout_everywhere | password_changed | deactivated | idle | expired
+    ended_reason: str | None = Field(default=None, max_length=32)
+
+
 class Volunteer(SQLModel, table=True):
     """Someone who helps residents; the mobile number lives in the vault."""
 
@@ -249,6 +276,8 @@ class Volunteer(SQLModel, table=True):
     active: bool = True
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
+    # Left long ago: name and contact removed (hotline.retention); assignments stay, anonymous.
+    purged_at: datetime | None = _when(default=None)
 
 
 class Assignment(SQLModel, table=True):
@@ -299,6 +328,26 @@ class SmsMessage(SQLModel, table=True):
     updated_at: datetime = _when(default_factory=utcnow)
 
 
+class BlockedCaller(SQLModel, table=True):
+    """A caller a coordinator blocked on a line: their calls hear one sentence, their SMS are
+    ignored. Known only by the keyed hash of their number (hotline.abuse.blocking)."""
+
+    __tablename__ = "blocked_caller"
+    __table_args__ = (
+        sa.UniqueConstraint("line_id", "caller_hash", name="uq_blocked_caller_line_caller"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    line_id: int = Field(foreign_key="line.id", index=True)
+    caller_hash: str = Field(max_length=64, index=True)
+    reason: str = Field(default="", sa_type=sa.Text)  # phone numbers redacted
+    # The request it was blocked from (its reference stays if the request goes).
+    help_request_id: int | None = Field(default=None, foreign_key="help_request.id")
+    reference: str = Field(default="", max_length=6)
+    blocked_by_id: int | None = Field(default=None, foreign_key="operator.id")
+    created_at: datetime = _when(default_factory=utcnow)
+
+
 class AuditEvent(SQLModel, table=True):
     """Who changed what, when: every operator action on a request or volunteer."""
 
@@ -312,3 +361,18 @@ class AuditEvent(SQLModel, table=True):
     # What changed, e.g. {"category": ["groceries", "meal"]}; never a phone number.
     detail: dict = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = _when(default_factory=utcnow, index=True)
+
+
+class PurgeRun(SQLModel, table=True):
+    """One line's daily purge (hotline.retention): at most one per local day, whichever
+    worker schedules it first; what it removed, in counts only."""
+
+    __tablename__ = "purge_run"
+    __table_args__ = (sa.UniqueConstraint("line_id", "day", name="uq_purge_run_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    line_id: int = Field(foreign_key="line.id", index=True)
+    day: date  # the line's local date
+    scheduled_at: datetime = _when(default_factory=utcnow)
+    finished_at: datetime | None = _when(default=None)
+    removed: dict = Field(default_factory=dict, sa_type=JSON)

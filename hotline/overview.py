@@ -1,6 +1,7 @@
 """Figures for operators' overview pages: counts only, never people.
 
-Every function takes an optional ``line_id``: None counts every line together.
+Every function takes an optional ``line_id``: one line's row id, several (an account's
+lines), or None to count every line together.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from hotline.models import HelpRequest, RequestStatus
 from hotline.statistics import (
     AssignSpeed,
     DayCount,
+    LineFilter,
     median_time_to_assign,
+    on_lines,
     period_starts,
     requests_per_day,
 )
@@ -26,10 +29,10 @@ WAITING_STATUSES = (RequestStatus.NEW, RequestStatus.TRIAGED)
 UNKNOWN = ""  # the key under which requests without a category, area or language are counted
 
 
-def _open_requests(line_id: int | None, statuses=OPEN_STATUSES):
+def _open_requests(line_id: LineFilter, statuses=OPEN_STATUSES):
     condition = col(HelpRequest.status).in_(statuses)
     if line_id is not None:
-        condition = sa.and_(condition, HelpRequest.line_id == line_id)
+        condition = sa.and_(condition, on_lines(line_id))
     return condition
 
 
@@ -54,29 +57,29 @@ def _largest_first(counts: dict[str, int]) -> dict[str, int]:
     return dict(known)
 
 
-def open_requests_by_status(session: Session, *, line_id: int | None = None) -> dict[str, int]:
+def open_requests_by_status(session: Session, *, line_id: LineFilter = None) -> dict[str, int]:
     """Open requests per status, in the order of a request's life; statuses with none show 0."""
     counts = _count_by(session, HelpRequest.status, _open_requests(line_id))
     return {str(status): counts.get(status, 0) for status in OPEN_STATUSES}
 
 
-def open_requests_by_category(session: Session, *, line_id: int | None = None) -> dict[str, int]:
+def open_requests_by_category(session: Session, *, line_id: LineFilter = None) -> dict[str, int]:
     """Open requests per category, largest first; ``""`` counts those not yet categorised."""
     return _largest_first(_count_by(session, HelpRequest.category, _open_requests(line_id)))
 
 
-def open_requests_by_postcode(session: Session, *, line_id: int | None = None) -> dict[str, int]:
+def open_requests_by_postcode(session: Session, *, line_id: LineFilter = None) -> dict[str, int]:
     """Open requests per area (postcode), largest first; ``""`` counts those without one."""
     return _largest_first(_count_by(session, HelpRequest.postcode, _open_requests(line_id)))
 
 
-def waiting_requests_by_language(session: Session, *, line_id: int | None = None) -> dict[str, int]:
+def waiting_requests_by_language(session: Session, *, line_id: LineFilter = None) -> dict[str, int]:
     """Requests still waiting for a volunteer (new or triaged) per caller language."""
     condition = _open_requests(line_id, WAITING_STATUSES)
     return _largest_first(_count_by(session, HelpRequest.language, condition))
 
 
-def oldest_waiting_since(session: Session, *, line_id: int | None = None) -> datetime | None:
+def oldest_waiting_since(session: Session, *, line_id: LineFilter = None) -> datetime | None:
     """When the longest-waiting request (new or triaged) came in, or None when none waits."""
     return session.exec(
         select(sa.func.min(HelpRequest.created_at)).where(_open_requests(line_id, WAITING_STATUSES))
@@ -101,7 +104,7 @@ class Dashboard:
 
 
 def dashboard(
-    session: Session, *, now: datetime, timezone: str, line_id: int | None = None, days: int = 14
+    session: Session, *, now: datetime, timezone: str, line_id: LineFilter = None, days: int = 14
 ) -> Dashboard:
     """The dashboard's figures at ``now``; days and weeks are those of ``timezone``."""
     by_status = open_requests_by_status(session, line_id=line_id)

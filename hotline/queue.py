@@ -11,7 +11,7 @@ from rq import Queue
 
 from hotline.config import Settings
 from hotline.local_redis import embedded_redis
-from hotline.privacy import redact_phone_numbers
+from hotline.privacy import redact_personal_details
 
 # Queues named by purpose, most urgent first: a worker listening on all of them
 # serves them in this order.
@@ -89,7 +89,7 @@ def failed_jobs(connection: redis.Redis) -> list[FailedJob]:
                     function=job.func_name,
                     arguments=dict(job.kwargs),
                     ended_at=job.ended_at,
-                    error=redact_phone_numbers(lines[-1]) if lines else "",
+                    error=redact_personal_details(lines[-1]) if lines else "",
                 )
             )
     return found

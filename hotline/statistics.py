@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -34,6 +36,17 @@ class DayCount:
     count: int
 
 
+# One line's row id, several (an account's lines, from the access policy), or None: every line.
+LineFilter = int | Collection[int] | None
+
+
+def on_lines(line_id: int | Collection[int]) -> Any:
+    """A request is on the line ``line_id`` (or on one of several)."""
+    if isinstance(line_id, int):
+        return HelpRequest.line_id == line_id
+    return col(HelpRequest.line_id).in_(sorted(line_id))
+
+
 def local_midnight(day: date, timezone: str) -> datetime:
     """The moment ``day`` starts in ``timezone``, timezone-aware."""
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone))
@@ -47,7 +60,7 @@ def period_starts(now: datetime, timezone: str) -> tuple[datetime, datetime]:
 
 
 def median_time_to_assign(
-    session: Session, *, since: datetime, until: datetime, line_id: int | None = None
+    session: Session, *, since: datetime, until: datetime, line_id: LineFilter = None
 ) -> AssignSpeed:
     """The median wait of the requests first assigned between ``since`` and ``until``.
 
@@ -59,7 +72,7 @@ def median_time_to_assign(
         col(HelpRequest.assigned_at) <= until,
     )
     if line_id is not None:
-        query = query.where(HelpRequest.line_id == line_id)
+        query = query.where(on_lines(line_id))
     waits = [(assigned - created).total_seconds() for created, assigned in session.exec(query)]
     if not waits:
         return AssignSpeed(median=None, count=0)
@@ -72,7 +85,7 @@ def requests_per_day(
     now: datetime,
     timezone: str,
     days: int = 14,
-    line_id: int | None = None,
+    line_id: LineFilter = None,
 ) -> list[DayCount]:
     """Requests created on each of the last ``days`` local days (today included), oldest first.
 
@@ -86,7 +99,7 @@ def requests_per_day(
         col(HelpRequest.created_at) <= now,
     )
     if line_id is not None:
-        query = query.where(HelpRequest.line_id == line_id)
+        query = query.where(on_lines(line_id))
     # Grouped here rather than in SQL: local dates need the timezone database, which
     # SQLite lacks; 14 days of one town's calls are a few thousand timestamps at most.
     counts = Counter(created.astimezone(zone).date() for created in session.exec(query))

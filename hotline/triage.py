@@ -4,6 +4,7 @@ and logging a call taken by hand.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,7 +17,7 @@ from hotline.dispatch import cancel_open_assignments
 from hotline.intake import create_help_request
 from hotline.lifecycle import OPEN_STATUSES, change_status
 from hotline.models import HelpRequest, Line, RequestStatus, utcnow
-from hotline.privacy import redact_phone_numbers, store_contact
+from hotline.privacy import redact_personal_details, store_contact
 from hotline.vocabulary import CATEGORIES, LANGUAGES, URGENCIES
 
 TRIAGE_FIELDS = ("category", "postcode", "urgency", "language", "notes")
@@ -114,20 +115,20 @@ def _repeat_callers(session: Session, requests: list[HelpRequest]) -> set[int]:
     }
 
 
-def callers_earlier_requests(session: Session, help_request: HelpRequest) -> list[HelpRequest]:
-    """The same caller's other requests (by keyed hash), newest first."""
+def callers_earlier_requests(
+    session: Session, help_request: HelpRequest, *, line_ids: Collection[int] | None = None
+) -> list[HelpRequest]:
+    """The same caller's other requests (by keyed hash), newest first; ``line_ids``: only
+    these lines' (an account's lines, from the access policy; None: every line)."""
     if not help_request.caller_hash:
         return []
-    return list(
-        session.exec(
-            select(HelpRequest)
-            .where(
-                HelpRequest.caller_hash == help_request.caller_hash,
-                HelpRequest.id != help_request.id,
-            )
-            .order_by(col(HelpRequest.created_at).desc())
-        )
+    query = select(HelpRequest).where(
+        HelpRequest.caller_hash == help_request.caller_hash,
+        HelpRequest.id != help_request.id,
     )
+    if line_ids is not None:
+        query = query.where(col(HelpRequest.line_id).in_(list(line_ids)))
+    return list(session.exec(query.order_by(col(HelpRequest.created_at).desc())))
 
 
 def triage_request(
@@ -170,7 +171,7 @@ def _validated(changes: dict[str, str | None], line: LineSettings) -> dict[str, 
         if field == "postcode" and value is not None and value not in line.postcodes:
             raise TriageError(f"postcode {value} is not served by {line.name}")
         # A number typed into the notes belongs in the vault, not in notes and the audit log.
-        cleaned[field] = value if field != "notes" else redact_phone_numbers(value or "")
+        cleaned[field] = value if field != "notes" else redact_personal_details(value or "")
     return cleaned
 
 
@@ -207,7 +208,7 @@ def cancel_request(
     """Cancel a request; a reason is required so that nobody wonders later."""
     if not reason.strip():
         raise TriageError("say why the request is cancelled")
-    _close(session, help_request, redact_phone_numbers(reason.strip()), operator_id)
+    _close(session, help_request, redact_personal_details(reason.strip()), operator_id)
     session.commit()
     return help_request
 
@@ -262,7 +263,7 @@ def log_live_call(
         line=line_row,
         contact=contact,
         source="live",
-        message=redact_phone_numbers(message.strip()),
+        message=redact_personal_details(message.strip()),
         **fields,
     )
     record(session, "logged_live_call", operator_id=operator_id, help_request_id=help_request.id)

@@ -14,12 +14,14 @@ import time
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, g, request, url_for
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from hotline import ivr
+from hotline.abuse.refusal import call_refusal, sms_refused
 from hotline.config import Settings
-from hotline.db import get_session
+from hotline.db import DATABASE_UNAVAILABLE_ERRORS, get_session
 from hotline.flows import get_flow
+from hotline.http_bounds import plain_text
 from hotline.messaging.delivery import record_delivery
 from hotline.messaging.inbound import InboundSms, previous_answer, receive_sms
 from hotline.messaging.sending import status_callback_url
@@ -68,7 +70,6 @@ SMS_STATUSES = frozenset(
     }
 )
 # The database is down, unreachable, out of connections, or a SQLite file stayed locked.
-DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, sa.exc.TimeoutError)
 # Twilio's reports, which answer no TwiML.
 REPORTS = frozenset({"twilio.voice_status", "twilio.voice_transcription", "twilio.sms_status"})
 
@@ -177,6 +178,9 @@ def voice() -> Response:
     """A call comes in: greet the caller and offer the first menu."""
     env, call_sid = _call_env(), _call_sid()
     CALLS_RECEIVED.labels(env.line.slug).inc()
+    refusal = call_refusal(get_session(), env, caller_number=request.form.get("From"))
+    if refusal is not None:  # blocked, or calling too often: a kind sentence, nothing stored
+        return _twiml(refusal)
     twiml = _replay_if_raced(
         env,
         call_sid,
@@ -215,9 +219,10 @@ def _continue(env: calls.CallEnv, call_sid: str, step: int, recording_sid: str |
             call_sid=call_sid,
             step=step,
             digits=request.form.get("Digits"),
-            speech=request.form.get("SpeechResult"),
+            speech=plain_text(request.form.get("SpeechResult")),
             recording_sid=recording_sid,
             dial_bridged=dial_bridged() if request.form.get("DialCallStatus") else None,
+            dial_status=request.form.get("DialCallStatus"),
         )
     except calls.UnknownCall:
         # We lost track of this call (e.g. its first webhook failed): start it over
@@ -393,7 +398,7 @@ def voice_transcription() -> Response:
         calls.attach_transcript(
             get_session(),
             recording_sid=recording_sid,
-            text=request.form.get("TranscriptionText", ""),
+            text=plain_text(request.form.get("TranscriptionText", "")),
         )
     return Response(status=204)
 
@@ -415,6 +420,9 @@ def sms() -> Response:
     replay = previous_answer(session, message_sid)
     if replay is not None:  # Twilio retried: the same answer, nothing done twice
         return _twiml(replay)
+    line = settings.line_for_sms(request.form.get("To"), request.form.get("MessagingServiceSid"))
+    if sms_refused(session, settings, line=line, sender=sender):
+        return _twiml(provider.sms_reply([]))  # blocked or too many: no answer, nothing kept
     inbound = InboundSms(
         message_sid=message_sid,
         from_number=sender,

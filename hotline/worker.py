@@ -28,8 +28,10 @@ from rq.scheduler import RQScheduler
 from rq.utils import now as rq_now
 
 from hotline.db import database_unreachable, session_scope
+from hotline.models import utcnow
 from hotline.outbox import RelayThread, relay_pending, requeue_lost
 from hotline.queue import QUEUE_NAMES, get_queue, get_redis
+from hotline.retention import schedule_daily_purges
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +54,16 @@ STUCK_AFTER = timedelta(seconds=5)
 MAX_WAIT = 5.0
 
 
-def relay_once(app: Flask) -> int:
-    """Relay pending outbox work, and queue again work Redis lost; returns rows queued."""
+def relay_once(app: Flask, *, daily: bool = False) -> int:
+    """Relay pending outbox work, and queue again work Redis lost; returns rows queued.
+
+    With ``daily`` (a long-running worker's relay) first write the daily work that is
+    due (hotline.retention's purge), once per line and day across all workers."""
     with app.app_context(), session_scope(app.extensions["hotline.engine"]) as session:
         connection = get_redis(app)
+        if daily:
+            seen = app.extensions.setdefault("hotline.purges_scheduled", {})
+            schedule_daily_purges(session, app.extensions["hotline.settings"], utcnow(), seen=seen)
         sent = relay_pending(session, connection)
         # The sweep walks the open work a batch per relay, then starts over (cursor 0).
         after = app.extensions.get("hotline.sweep_after", 0)
@@ -65,10 +73,10 @@ def relay_once(app: Flask) -> int:
         return sent + requeued
 
 
-def _relay_noting_outages(app: Flask) -> int:
+def _relay_noting_outages(app: Flask, *, daily: bool = False) -> int:
     """relay_once, for the worker: a database that is away is an outage, said once."""
     try:
-        relayed = relay_once(app)
+        relayed = relay_once(app, daily=daily)
     except redis.RedisError:
         return 0  # the worker's own loop waits for Redis, and says so
     except sa.exc.SQLAlchemyError as error:
@@ -346,7 +354,9 @@ def run_worker(app: Flask, *, queues: Sequence[str] | None = None, burst: bool =
     if not burst:
         _schedulers_stop_with_their_worker()
     connection = get_redis(app)
-    relay = RelayThread(lambda: _relay_noting_outages(app), settings.outbox_relay_interval)
+    relay = RelayThread(
+        lambda: _relay_noting_outages(app, daily=True), settings.outbox_relay_interval
+    )
     names = [get_queue(name, app).name for name in queues or QUEUE_NAMES]  # known names only
     worked = False
     try:

@@ -366,6 +366,11 @@ def test_star_while_the_operators_phones_ring_leads_to_the_message(leuven, statu
     call.press("0")
     # Twilio's docs describe * only once connected; while it rings nobody was put through.
     answer = dial_over(call, bridged=False, status=status)
+    if status == "no-answer":
+        # Not told apart from a round of ringing that ran out: the caller hears a calm
+        # sentence while a key is listened for, and * there is heard for sure.
+        assert answer.verbs == ["Gather", "Dial"]
+        answer = call.press("*")
     assert answer.says[-1] == texts("callback_message", "nl")[0]
     assert answer.verbs[-2:] == ["Record", "Redirect"]
 
@@ -446,7 +451,10 @@ def test_a_caller_without_caller_id_keys_in_a_number_that_goes_straight_into_the
     done = call.press("1")
     request = leuven.one(HelpRequest)
     contact = leuven.session.get(Contact, request.contact_id)
-    assert reveal_number(contact, settings_of(leuven).secrets) == "+32476123456"
+    assert (
+        reveal_number(leuven.session, contact, settings_of(leuven).secrets, reason="masked_call")
+        == "+32476123456"
+    )
     assert request.caller_hash == contact.caller_hash
     assert texts("confirmation", "nl", reference_digits="")[3] in done.says  # we call back
     assert "476123456" not in caplog.text and "[number]" not in caplog.text
@@ -470,7 +478,7 @@ def test_a_caller_without_caller_id_who_leaves_a_call_back_message_is_told_the_t
     call = leuven.call("anonymous")
     at_main(call, "en")
     call.press("0")
-    unavailable = call.dial_ends("no-answer")
+    unavailable = call.rings_out()
     assert unavailable.says[-1] == texts("callback_message", "en")[0]
     asked = call.record(new_sid("RE"))
     assert asked.gather_says == [message("number_ask", "en")]
@@ -496,14 +504,12 @@ def test_the_first_menu_says_how_to_reach_a_person_in_every_language(leuven):
     welcome = leuven.call().dial()
     said = welcome.gather_says
     for sentence in (
-        "Om met een medewerker te spreken, druk 0.",
-        "Pour parler à un collaborateur, appuyez sur 0.",
-        "To speak to someone from our team, press 0.",
+        "Een medewerker, druk 0.",
+        "Un collaborateur, tapez 0.",
+        "A person, press 0.",
     ):
         assert sentence in said
-    french = [
-        say for say in welcome.gather.iter("Say") if "appuyez sur 0" in say.findtext("prosody")
-    ]
+    french = [say for say in welcome.gather.iter("Say") if "tapez 0" in say.findtext("prosody")]
     assert french[0].get("language") == "fr-BE"  # in a French voice
 
 
@@ -531,7 +537,10 @@ def test_a_caller_without_caller_id_who_offers_to_volunteer_is_asked_for_a_numbe
     assert done.says == texts("volunteer_thanks", "nl")
     lead = leuven.one(VolunteerLead)
     contact = leuven.session.get(Contact, lead.contact_id)
-    assert reveal_number(contact, settings_of(leuven).secrets) == "+32476123456"
+    assert (
+        reveal_number(leuven.session, contact, settings_of(leuven).secrets, reason="masked_call")
+        == "+32476123456"
+    )
 
 
 def test_a_would_be_volunteer_without_a_number_is_sent_to_the_register_page(leuven):

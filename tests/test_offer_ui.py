@@ -88,8 +88,8 @@ def test_the_panel_shows_each_offer_its_sms_and_the_conversation_but_no_number(
     assert "could not be delivered: the phone is off or out of reach" in tom_part
     for digits in ("12 34 56", "123456", "65 43 21", "654321"):
         assert digits not in html
-    # It refreshes itself, except while the operator is using it.
-    assert 'hx-trigger="every 5s [' in html and "document.activeElement" in html
+    # It refreshes itself, except while the operator is using it (callcenter.js pauses it).
+    assert 'hx-trigger="every 5s"' in html and "data-pause-while-used" in html
 
 
 def test_the_history_says_in_words_why_an_offer_sms_did_not_arrive(app, operator, db_session):

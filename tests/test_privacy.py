@@ -28,7 +28,7 @@ def test_a_number_is_stored_encrypted_and_only_the_system_can_read_it(database_u
         stored = session.get(Contact, contact.id)
         assert "470123456" not in stored.encrypted_number
         assert "470123456" not in stored.caller_hash
-        assert reveal_number(stored, SECRETS) == "+32470123456"
+        assert reveal_number(session, stored, SECRETS, reason="call_back") == "+32470123456"
     engine.dispose()
 
 

@@ -38,9 +38,7 @@ def line_config(tmp_path: Path, **keys: str) -> Path:
     for key, value in keys.items():
         text, replaced = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
         if not replaced:
-            text = text.replace(
-                "[lines.leuven.postcodes]", f"{key} = {value}\n\n[lines.leuven.postcodes]"
-            )
+            text = text.replace("[lines.leuven]\n", f"[lines.leuven]\n{key} = {value}\n", 1)
     path = tmp_path / "config.toml"
     path.write_text(text.replace('flows_dir = "ivr_flows"', f'flows_dir = "{ROOT / "ivr_flows"}"'))
     return path

@@ -72,7 +72,8 @@ def test_an_operator_registers_a_volunteer_whose_number_goes_only_into_the_vault
     assert volunteer.safety_accepted_at == datetime(2020, 3, 19, 23, 0, tzinfo=UTC)
     assert volunteer.insurance_registered_at is None
     contact = db_session.get(Contact, volunteer.contact_id)
-    assert reveal_number(contact, app.extensions["hotline.settings"].secrets) == MOBILE_E164
+    secrets = app.extensions["hotline.settings"].secrets
+    assert reveal_number(db_session, contact, secrets, reason="sms_to_volunteer") == MOBILE_E164
     assert MOBILE_E164 not in contact.encrypted_number
 
     listing = page(operator.get("/volunteers/"))
@@ -204,7 +205,8 @@ def test_replacing_the_number_stores_the_new_one_in_the_vault_and_shows_neither(
     db_session.refresh(volunteer)
     assert volunteer.contact_id != old_contact_id
     contact = db_session.get(Contact, volunteer.contact_id)
-    assert reveal_number(contact, app.extensions["hotline.settings"].secrets) == "+32499112233"
+    secrets = app.extensions["hotline.settings"].secrets
+    assert reveal_number(db_session, contact, secrets, reason="sms_to_volunteer") == "+32499112233"
     event = db_session.exec(
         select(AuditEvent).where(AuditEvent.action == "volunteer:updated")
     ).one()

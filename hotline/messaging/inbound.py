@@ -30,7 +30,7 @@ from hotline.messaging.texts import (
     volunteer_language,
 )
 from hotline.models import Assignment, Contact, HelpRequest, SmsMessage, Volunteer
-from hotline.privacy import caller_hash, redact_phone_numbers
+from hotline.privacy import caller_hash, redact_personal_details
 
 log = logging.getLogger(__name__)
 A = AssignmentStatus
@@ -89,7 +89,7 @@ def receive_sms(session: Session, *, settings: Settings, inbound: InboundSms) ->
         volunteer_id=volunteer.id if volunteer else None,
         direction="in",
         kind="reply",
-        body=redact_phone_numbers(CONTROL_CHARACTERS.sub(" ", inbound.body[:MAX_BODY])),
+        body=redact_personal_details(CONTROL_CHARACTERS.sub(" ", inbound.body[:MAX_BODY])),
         message_sid=inbound.message_sid,
         status="received",
     )

@@ -37,7 +37,7 @@ from hotline.dispatch import (
 from hotline.messaging.sending import queue_text
 from hotline.messaging.texts import describe, sms_text, summary, volunteer_language
 from hotline.models import Assignment, HelpRequest, SmsMessage, Volunteer, utcnow
-from hotline.privacy import redact_phone_numbers
+from hotline.privacy import redact_personal_details
 from hotline.suggestions import suggest_volunteers
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def details_text(
         line,
         reference=help_request.reference,
         code=assignment.code,
-        summary=summary(redact_phone_numbers(message)),
+        summary=summary(redact_personal_details(message)),
         **describe(language, help_request, line),
     )
 

@@ -141,7 +141,7 @@ def send_text(
         return SendResult(sms)  # another run got there first
     try:
         message_sid = provider.send_sms(
-            to=reveal_number(contact, settings.secrets),
+            to=_volunteer_number(session, settings, sms, contact, "sms_to_volunteer"),
             from_=line.sms_from or None,
             messaging_service_sid=line.messaging_service_sid or None,
             body=sms.body,
@@ -209,7 +209,7 @@ def _sent_by_earlier_attempt(
 ) -> str | None:
     """Ask the provider whether an attempt cut short did send this text; its sid if so."""
     candidates = provider.find_sent_sms(
-        to=reveal_number(contact, settings.secrets),
+        to=_volunteer_number(session, settings, sms, contact, "sms_check"),
         body=sms.body,
         since=sms.submitted_at - SUBMIT_LEASE - CLOCK_SKEW,
     )
@@ -221,6 +221,23 @@ def _sent_by_earlier_attempt(
         ).all()
     )
     return next((sid for sid in candidates if sid not in taken), None)
+
+
+def _volunteer_number(
+    session: Session, settings: Settings, sms: SmsMessage, contact: Contact, reason: str
+) -> str:
+    """The volunteer's number, decrypted for this text (audited; committed with the outcome)."""
+    return reveal_number(
+        session,
+        contact,
+        settings.secrets,
+        reason=reason,
+        line_id=sms.line_id,
+        help_request_id=sms.help_request_id,
+        assignment_id=sms.assignment_id,
+        volunteer_id=sms.volunteer_id,
+        job="send_sms",
+    )
 
 
 def _recorded(

@@ -156,6 +156,11 @@ class Provider:
         """A recorded message's audio and its content type. Raises TelephonyError."""
         raise NotImplementedError
 
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a recording at the provider for good. One that is already gone counts as
+        deleted; any other failure raises TelephonyError (the caller tries again later)."""
+        raise NotImplementedError
+
 
 def _twilio(settings: Settings) -> Provider:
     from hotline.telephony.twilio import TwilioProvider

@@ -1,7 +1,7 @@
 """A local stand-in for Twilio's REST API: a real HTTP server for the real twilio client.
 
 It speaks the part of the API the hotline uses (send an SMS, list a number's messages,
-start a call, download a recording), checks HTTP basic auth like Twilio, answers errors
+start a call, download and delete a recording), checks HTTP basic auth like Twilio, answers errors
 in Twilio's JSON shape, and records every request. ``hotline demo`` points the app at it,
 so that a demo sends nothing to Twilio's cloud; the tests use it to see exactly what
 reached "Twilio". It imports nothing from twilio: it is the other side of the wire.
@@ -28,7 +28,8 @@ ACCOUNT_SID = "AC" + "a1" * 16
 AUTH_TOKEN = "f" * 32
 API = "/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})"
 RESOURCE = re.compile(API + r"/(?P<resource>Messages|Calls)\.json")
-RECORDING = re.compile(API + r"/Recordings/(?P<sid>RE[0-9a-fA-F]{32})\.mp3")
+# GET ….mp3 downloads a recording; DELETE ….json deletes it.
+RECORDING = re.compile(API + r"/Recordings/(?P<sid>RE[0-9a-fA-F]{32})\.(?P<format>mp3|json)")
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 # Enough of an MP3 frame header to look like audio, plus every byte value once, so a
 # client that treats the body as text would be caught corrupting it.
@@ -126,6 +127,15 @@ class FakeTwilio:
     def calls(self) -> list[TwilioRequest]:
         """The calls that "Twilio" accepted to start."""
         return self.created("Calls.json")
+
+    @property
+    def deleted_recordings(self) -> list[str]:
+        """The sids of the recordings "Twilio" deleted when asked, in order."""
+        return [
+            r.resource.removesuffix(".json")
+            for r in self.requests
+            if r.method == "DELETE" and r.status == 204
+        ]
 
     # --- what the handler asks --------------------------------------------------------
 
@@ -245,6 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve()
 
+    def do_DELETE(self) -> None:
+        self._serve()
+
     def _serve(self) -> None:
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
@@ -279,11 +292,16 @@ class _Handler(BaseHTTPRequestHandler):
         if failure is not None:
             return self._json(*_error(failure.status, failure.code, failure.message))
         if recording:
+            wanted = ("GET", "mp3") if recording["format"] == "mp3" else ("DELETE", "json")
             audio = fake.recordings.get(recording["sid"])
-            if audio is None:
+            if audio is None or (self.command, recording["format"]) != wanted:
                 return self._json(
                     *_error(404, 20404, f"The requested resource {path} was not found")
                 )
+            if self.command == "DELETE":
+                with fake._lock:
+                    fake.recordings.pop(recording["sid"], None)
+                return self._send(204, b"", "application/json")
             return self._send(200, audio, "audio/mpeg")
         kind = resource["resource"]
         if self.command == "GET":

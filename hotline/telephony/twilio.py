@@ -160,17 +160,22 @@ class TwilioProvider(Provider):
         response = VoiceResponse()
         for action in actions:
             if isinstance(action, ivr.Gather):
+                speech = action.listens_for_speech
                 gather = Gather(
-                    input="dtmf speech",
+                    input="dtmf speech" if speech else "dtmf",
                     action=action_url,
                     method="POST",
                     timeout=action.timeout,
                     language=action.language,
-                    hints=", ".join(action.speech_hints) or None,
-                    speech_timeout="auto",
+                    hints=(", ".join(action.speech_hints) or None) if speech else None,
+                    # Seconds, not "auto" (which ends at the first pause: older callers
+                    # pause mid-sentence); Twilio also requires a number with speechModel.
+                    speech_timeout=action.speech_timeout if speech else None,
+                    speech_model=action.speech_model if speech else None,
                     # Without it, silence falls through to the next verb; we want the
-                    # engine to answer silence kindly (repeat, then an operator).
-                    action_on_empty_result=True,
+                    # engine to answer silence kindly (repeat, then an operator), unless
+                    # the next verb is what silence means (ring another round).
+                    action_on_empty_result=None if action.falls_through else True,
                     # Only constructor arguments become TwiML attributes (None is left out).
                     num_digits=action.num_digits or None,
                     finish_on_key=action.finish_on_key,
@@ -198,7 +203,8 @@ class TwilioProvider(Provider):
                 verb = Dial(
                     action=action_url,
                     method="POST",
-                    timeout=dial.timeout,
+                    # A round of ringing: between rounds the caller hears a wait text.
+                    timeout=action.ring_seconds or dial.timeout,
                     # The line's number, so the person rung never sees the caller's.
                     caller_id=caller_id,
                     # The caller may give up waiting and leave a message instead (press *).
@@ -391,3 +397,15 @@ class TwilioProvider(Provider):
             raise _refused("fetch a recording", error)
         content_type = (response.headers or {}).get("Content-Type", "audio/mpeg")
         return response.text.encode("latin-1"), content_type.split(";")[0].strip()
+
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a recording (and its transcriptions) through Twilio's Recordings API."""
+        if not RECORDING_SID.fullmatch(recording_sid):
+            return  # not a sid Twilio could hold: nothing there to delete
+        try:
+            self.client.recordings(recording_sid).delete()
+        except (TwilioException, requests.RequestException) as error:
+            refused = _refused("delete a recording", error)
+            if refused.not_found:
+                return  # deleted before (a purge cut short, or by hand in Twilio's console)
+            raise refused from None

@@ -143,7 +143,15 @@ def call_back(
     )
     try:
         call_sid = provider.create_call(
-            to=reveal_number(operator_contact, settings.secrets),
+            to=reveal_number(
+                session,
+                operator_contact,
+                settings.secrets,
+                reason="operator_phone",
+                line_id=help_request.line_id,
+                help_request_id=help_request.id,
+                operator_id=operator.id,
+            ),
             from_=leg.caller_id,
             twiml=twiml,
             timeout=OPERATOR_RING_SECONDS,
@@ -228,11 +236,21 @@ def confirmed(
     if digits != "1" or contact is None:
         _result(session, leg, "not_confirmed")
         return provider.say(texts.CALL_BACK_NOT_CONFIRMED[leg.language], leg.voice, hang_up=True)
+    number = reveal_number(
+        session,
+        contact,
+        settings.secrets,
+        reason="call_back",
+        line_id=leg.help_request.line_id,
+        help_request_id=leg.help_request.id,
+        operator_id=leg.operator.id,
+    )
+    session.commit()  # the decryption's audit event
     return provider.connect(
         intro=texts.CALL_BACK_DIALLING[leg.language],
         voice=leg.voice,
         caller_id=leg.caller_id,
-        number=reveal_number(contact, settings.secrets),
+        number=number,
         screen_url=urls["whisper"],
         action_url=urls["ended"],
         timeout=RESIDENT_RING_SECONDS,

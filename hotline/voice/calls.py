@@ -27,7 +27,7 @@ from hotline.ivr.schema import DialNode, EffectNode, PhoneNode, RecordNode
 from hotline.messaging.texts import national_number
 from hotline.models import CallSession, Contact, HelpRequest, Line, VolunteerLead, utcnow
 from hotline.observability.metrics import IVR_STEPS
-from hotline.privacy import redact_phone_numbers, reveal_number, store_contact
+from hotline.privacy import redact_personal_details, reveal_number, store_contact
 from hotline.telephony import DialPlan
 from hotline.voice import connections
 from hotline.voice.callbacks import RESIDENT_RING_SECONDS
@@ -101,7 +101,7 @@ def answer_call(session: Session, env: CallEnv, *, call_sid: str, caller_number:
     """The first webhook of a call: put the caller's number in the vault, greet them."""
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
     if call is not None:  # Twilio retried the first webhook
-        return fill(session, env, call.last_response)
+        return _replay(session, env, call)
     line = line_row(session, env.settings, env.line.slug)
     number = caller_e164(caller_number, env.line.country)
     contact = store_contact(session, env.settings.secrets, number) if number else None
@@ -122,18 +122,20 @@ def continue_call(
     speech: str | None,
     recording_sid: str | None,
     dial_bridged: bool | None = None,
+    dial_status: str | None = None,
 ) -> str:
     """A Gather, Record or Dial came back: feed the outcome to the engine, answer the next step.
 
     ``dial_bridged`` (for a Dial) says whether the caller was put through to someone;
     if not (nobody answered, the caller pressed * while it rang, the person rung declined)
-    the dial node's "unavailable" exit is taken.
+    the dial node's "unavailable" exit is taken; but a round of ringing that only ran out
+    (``dial_status`` "no-answer") rings another round, if the dial node has more.
     """
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
     if call is None:
         raise UnknownCall(call_sid)
     if step != call.step:  # a retry of a step we already answered
-        return fill(session, env, call.last_response)
+        return _replay(session, env, call)
     if recording_sid:
         call.state = {**call.state, "recording_sid": recording_sid}
     line = line_row(session, env.settings, env.line.slug)
@@ -144,7 +146,9 @@ def continue_call(
         # Put through only if the person rung also accepted with 1.
         dial_bridged = dial_bridged and call.bridged_at is not None
         _note_masked_call(session, env, call, line, node.target, dial_bridged)
-    if dial_bridged is False:
+    if dial_bridged is False and dial_status == "no-answer":
+        turn = ivr.ring_again(env.flow, call.state, context)
+    elif dial_bridged is False:
         turn = ivr.operator_fallback(env.flow, call.state, context)
     else:
         turn = ivr.handle_input(
@@ -181,9 +185,10 @@ def _complete_turn(session: Session, env: CallEnv, call: CallSession, line: Line
     call.updated_at = utcnow()
     call.last_response = env.render(_with_number_tokens(turn.actions), call.step, plan)
     session.add(call)
+    answer = fill(session, env, call)  # a number it decrypts is audited in this same commit
     session.commit()
     IVR_STEPS.labels(call.last_node or "none").inc()
-    return fill(session, env, call.last_response)
+    return answer
 
 
 def _dial_plan(
@@ -267,11 +272,12 @@ def _with_number_tokens(actions: Sequence[object]) -> list[object]:
     return tokens
 
 
-def fill(session: Session, env: CallEnv, twiml: str) -> str:
-    """A stored answer with its number tokens replaced, for sending to the provider only.
+def fill(session: Session, env: CallEnv, call: CallSession) -> str:
+    """A call's stored answer with its number tokens replaced, for sending to the provider only.
 
     Operators are named by position (whoever is configured now is dialled on a replay);
     residents and volunteers by vault entry; a number read back is spoken digit by digit.
+    Each number taken from the vault is audited in ``session``, for the caller to commit.
     """
 
     def number(match: re.Match) -> str:
@@ -280,12 +286,54 @@ def fill(session: Session, env: CallEnv, twiml: str) -> str:
             numbers = env.line.operator_numbers
             return f">{numbers[int(operator) % len(numbers)]}<" if numbers else "><"
         contact = session.get(Contact, int(contact_id or spoken_id))
-        e164 = reveal_number(contact, env.settings.secrets) if contact else ""
+        if contact is None:
+            e164 = ""
+        elif contact_id is not None:
+            e164 = reveal_number(
+                session,
+                contact,
+                env.settings.secrets,
+                reason="masked_call",
+                line_id=call.line_id,
+                call_sid=call.call_sid,
+                **_masked_call_party(session, env, call),
+            )
+        else:
+            e164 = reveal_number(
+                session,
+                contact,
+                env.settings.secrets,
+                reason="read_back",
+                line_id=call.line_id,
+                call_sid=call.call_sid,
+            )
         if contact_id is not None:
             return f">{e164}<"
         return spoken_digits(_national_digits(e164, env.line.country))
 
-    return TOKEN.sub(number, twiml)
+    return TOKEN.sub(number, call.last_response)
+
+
+def _masked_call_party(session: Session, env: CallEnv, call: CallSession) -> dict[str, int]:
+    """Whom a masked call's dial rings, as ids for the audit of its decryption."""
+    node = env.flow.nodes.get(call.state.get("node", ""))
+    if not isinstance(node, DialNode) or node.target not in connections.TARGETS:
+        return {}
+    found = _party(session, env, call, session.get(Line, call.line_id), node.target)
+    if found is None:
+        return {}
+    return {
+        "help_request_id": found.help_request.id,
+        "assignment_id": found.assignment.id,
+        "volunteer_id": found.volunteer.id,
+    }
+
+
+def _replay(session: Session, env: CallEnv, call: CallSession) -> str:
+    """The answer already given, again (Twilio retried): its decryptions are audited too."""
+    answer = fill(session, env, call)
+    session.commit()
+    return answer
 
 
 def _national_digits(e164: str, country: str) -> str:
@@ -469,7 +517,7 @@ def _request_due_on_hangup(flow: ivr.Flow, state: dict) -> str | None:
 def last_answer(session: Session, env: CallEnv, call_sid: str) -> str | None:
     """The answer last given for a call (to replay when two copies of a webhook raced)."""
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
-    return fill(session, env, call.last_response) if call else None
+    return _replay(session, env, call) if call else None
 
 
 def attach_transcript(session: Session, *, recording_sid: str, text: str) -> bool:
@@ -478,7 +526,7 @@ def attach_transcript(session: Session, *, recording_sid: str, text: str) -> boo
     for model in (HelpRequest, VolunteerLead):
         for row in session.exec(select(model).where(model.recording_sid == recording_sid)):
             # Callers sometimes say a number in their message: it stays out of the database.
-            row.transcript = redact_phone_numbers(text)
+            row.transcript = redact_personal_details(text)
             session.add(row)
             found = True
     session.commit()

@@ -21,7 +21,7 @@ from hotline.config import LineSettings, Settings, normalise_number
 from hotline.intake import create_help_request
 from hotline.ivr import Flow
 from hotline.models import CallSession, Contact, HelpRequest, Line, Operator, utcnow
-from hotline.privacy import caller_hash, redact_phone_numbers
+from hotline.privacy import caller_hash, redact_personal_details
 from hotline.telephony import Voice
 from hotline.voice.texts import operator_whisper, speaking_voice
 
@@ -241,7 +241,7 @@ def log_call(
     )
     if notes:
         # An operator may jot down what the caller said, numbers included: not here.
-        help_request.notes = redact_phone_numbers(notes)
+        help_request.notes = redact_personal_details(notes)
     call.help_request_id = help_request.id
     session.add_all([help_request, call])
     record(session, LOGGED, operator_id=operator.id, help_request_id=help_request.id)

@@ -134,6 +134,25 @@ FALLBACK_NOBODY = {
     "en": "Nobody can be reached right now. Please try again later. Goodbye.",
 }
 
+# A caller over the rate limit (hotline.abuse): said in every language of the line, then
+# the line hangs up. Kind, since it may be someone confused rather than a prankster; the
+# city's general number follows when the line has one (GENERAL_NUMBER).
+RATE_LIMITED = {
+    "nl": "U hebt ons al vaak gebeld. Probeer het later opnieuw. "
+    "Bel bij een noodgeval 1 1 2.",
+    "fr": "Vous nous avez déjà appelés de nombreuses fois. Veuillez réessayer plus tard. "
+    "En cas d'urgence, appelez le 1 1 2.",
+    "en": "You have called us many times. Please try again later. "
+    "In an emergency, call 1 1 2.",
+}
+# A caller a coordinator blocked: no request is made, the line hangs up.
+BLOCKED_CALLER = {
+    "nl": "Deze lijn kan uw oproep niet aannemen. Bel bij een noodgeval 1 1 2. Tot ziens.",
+    "fr": "Cette ligne ne peut pas prendre votre appel. En cas d'urgence, appelez le 1 1 2. "
+    "Au revoir.",
+    "en": "This line cannot take your call. In an emergency, call 1 1 2. Goodbye.",
+}
+
 
 def spoken_phone_number(number_e164: str, country: str) -> str:
     """A phone number as people of ``country`` say it, digit by digit in its groups:
