@@ -160,8 +160,10 @@ def profile():
     operator = session.get(Operator, current_user.id)
     form = ProfileForm(obj=operator)
     status = 200
-    if form.validate_on_submit() and form.new_password.data and not accounts.password_matches(
-        operator, form.current_password.data or ""
+    if (
+        form.validate_on_submit()
+        and form.new_password.data
+        and not accounts.password_matches(operator, form.current_password.data or "")
     ):
         form.current_password.errors = [_("Type your current password to choose a new one.")]
         status = 400

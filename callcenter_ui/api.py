@@ -21,6 +21,19 @@ from flask.typing import ResponseReturnValue
 from sqlmodel import Session, col, select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from callcenter_ui.api_contract import (
+    ASSIGNMENT_STATUSES,
+    CONTROL_CHARACTERS,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_LIST_ARG,
+    MAX_REASON_LENGTH,
+    MAX_TEXT_ARG,
+    OPEN_ASSIGNMENT_STATUSES,
+    REQUEST_SOURCES,
+    SETTABLE_STATUSES,
+)
+from callcenter_ui.openapi import openapi_document, query_parameters
 from hotline.access import policy
 from hotline.access.api_tokens import authenticate_token
 from hotline.audit import history
@@ -44,18 +57,6 @@ from hotline.privacy import redact_personal_details
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
-MAX_REASON_LENGTH = 1000
-MAX_TEXT_ARG = 100  # a filter's value: a postcode, a language, a line's slug
-MAX_LIST_ARG = 50  # values in one list filter
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-REQUEST_SOURCES = ("ivr", "live", "callback")
-ASSIGNMENT_STATUSES = ("offered", "accepted", "declined", "done", "cancelled")
-OPEN_ASSIGNMENT_STATUSES = ("offered", "accepted")
-# "assigned" and "accepted" follow from an assignment and the volunteer's answer;
-# setting them by hand would claim a volunteer nobody asked.
-SETTABLE_STATUSES = (RequestStatus.TRIAGED, RequestStatus.DONE, RequestStatus.CANCELLED)
 PUBLIC_ENDPOINTS = ("api.openapi_json",)
 
 
@@ -180,7 +181,6 @@ def _documented_parameters_only() -> None:
     ``?stauts=new`` would otherwise answer every request as if it were a filter."""
     if request.endpoint in PUBLIC_ENDPOINTS or request.url_rule is None or not request.args:
         return
-    from callcenter_ui.openapi import query_parameters  # it documents this module: import late
 
     known = query_parameters(request.url_rule.rule, request.method)
     unknown = sorted(set(request.args) - known) if known is not None else []
@@ -445,7 +445,6 @@ def serialize_operator(operator: Operator) -> dict:
 @blueprint.get("/openapi.json")
 def openapi_json() -> ResponseReturnValue:
     """The OpenAPI 3.1 description of this API (no token needed)."""
-    from callcenter_ui.openapi import openapi_document  # it documents this module: import late
 
     return jsonify(openapi_document())
 

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlmodel import Session, col, select
 
-from callcenter_ui.auth import coordinator_required
+from callcenter_ui.auth import coordinator_required, current_principal
+from hotline.access import policy
 from hotline.db import get_session
 from hotline.models import Assignment, AuditEvent, HelpRequest, Line, Operator, Volunteer
 from hotline.privacy import REVEAL_REASONS, VAULT_ROTATED, vault_log
@@ -120,7 +120,7 @@ def numbers() -> str:
     session = get_session()
     events, more = vault_log(
         session,
-        line_ids=current_user.line_ids,
+        visible=policy.number_use_filter(current_principal()),
         reason=reason,
         offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,

@@ -26,7 +26,7 @@ from wtforms.validators import DataRequired
 
 from hotline.abuse.limits import login_over_limit
 from hotline.access import policy, sessions
-from hotline.access.accounts import authenticate, visible_line_ids
+from hotline.access.accounts import authenticate
 from hotline.access.policy import AccessDenied, Principal
 from hotline.db import get_session
 from hotline.models import HelpRequest, Operator, VolunteerLead
@@ -45,20 +45,14 @@ BACKGROUND_HEADER = "X-Hotline-Background"
 class StaffUser(UserMixin):
     """The logged-in operator, as Flask-Login sees them (no password hash, no phone)."""
 
-    def __init__(self, operator: Operator, line_ids: set[int] | None = None):
+    def __init__(self, operator: Operator, principal: Principal):
         self.id = operator.id
         self.username = operator.username
         self.display_name = operator.display_name
         self.role = operator.role
         self.locale = operator.locale
-        self.line_slugs = tuple(operator.lines)
-        self.line_ids = line_ids  # None: every line
         # What this account may see and do is the access policy's to say (hotline.access.policy).
-        self.principal: Principal = policy.principal_of(operator, line_ids)
-
-    def may_see_line(self, line_id: int) -> bool:
-        """Whether this account works on the line with row id ``line_id``."""
-        return self.principal.sees_line(line_id)
+        self.principal = principal
 
     @property
     def is_coordinator(self) -> bool:
@@ -91,7 +85,7 @@ def load_user(user_id: str) -> StaffUser | None:
     if live is None:
         session.pop(SESSION_KEY, None)
         return None
-    return StaffUser(operator, visible_line_ids(db, operator))
+    return StaffUser(operator, policy.principal_for(db, operator))
 
 
 def current_principal() -> Principal:
@@ -195,7 +189,8 @@ def login():
             next_page = _safe_next(request.args.get("next"))
             session.clear()  # nothing from before the login carries over
             session[SESSION_KEY] = sessions.start_session(get_session(), result.operator.id)
-            login_user(StaffUser(result.operator, visible_line_ids(get_session(), result.operator)))
+            principal = policy.principal_for(get_session(), result.operator)
+            login_user(StaffUser(result.operator, principal))
             return redirect(next_page)
         status = 401
         if result.locked_until is not None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -21,8 +20,9 @@ from sqlmodel import col, select
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from callcenter_ui.auth import coordinator_required, visible_request
+from callcenter_ui.auth import coordinator_required, current_principal, visible_request
 from hotline.abuse import blocking
+from hotline.access import policy
 from hotline.db import get_session
 from hotline.models import BlockedCaller, HelpRequest, Line, Operator
 
@@ -48,7 +48,9 @@ def caller_block(help_request: HelpRequest) -> BlockedCaller | None:
 def index():
     """The blocks on the lines this coordinator works on, newest first."""
     session = get_session()
-    blocks = blocking.blocked_callers(session, line_ids=current_user.line_ids)
+    blocks = blocking.blocked_callers(
+        session, visible=policy.blocked_caller_filter(current_principal())
+    )
     configured = current_app.extensions["hotline.settings"].lines
     line_names = {
         line.id: configured[line.slug].name if line.slug in configured else line.name
@@ -94,9 +96,7 @@ def block(request_id: int):
 def unblock(block_id: int):
     """Lift a block (404 for a block on another line)."""
     session = get_session()
-    blocked = session.get(BlockedCaller, block_id)
-    if blocked is None or not current_user.may_see_line(blocked.line_id):
-        abort(404)
+    blocked = policy.check_blocked_caller(current_principal(), session.get(BlockedCaller, block_id))
     request_id = blocked.help_request_id
     blocking.unblock_caller(session, blocked=blocked, operator_id=current_user.id)
     flash(_("The caller is no longer blocked."), "ok")

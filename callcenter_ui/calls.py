@@ -102,13 +102,20 @@ def call_back(request_id: int) -> BaseResponse:
 @blueprint.get("/requests/<int:request_id>/recording")
 def recording(request_id: int) -> Response:
     """The resident's recorded message, streamed from the provider; never cached."""
-    return _recording_response(visible_request(request_id).recording_sid, f"request {request_id}")
+    help_request = visible_request(request_id)
+    # Purged or forgotten: a recording_sid kept only so the purge can retry its deletion at
+    # the provider is no way to listen to it any more.
+    if help_request.purged_at is not None:
+        abort(404)
+    return _recording_response(help_request.recording_sid, f"request {request_id}")
 
 
 @blueprint.get("/volunteers/leads/<int:lead_id>/recording")
 def lead_recording(lead_id: int) -> Response:
     """What someone who offered to volunteer said (name and area), streamed likewise."""
     lead = visible_lead(lead_id)
+    if lead.purged_at is not None:
+        abort(404)
     return _recording_response(lead.recording_sid, f"volunteer lead {lead_id}")
 
 

@@ -105,7 +105,9 @@ def _queue_page(title: str, source: str | None = None):
     if source:
         filters = triage.QueueFilters(**{**filters.__dict__, "source": source})
     session = get_session()
-    rows = triage.list_queue(session, filters=filters, line_ids=current_principal().line_ids)
+    rows = triage.list_queue(
+        session, filters=filters, visible=policy.request_filter(current_principal())
+    )
     request_ids = [row.help_request.id for row in rows]
     template = "requests/_rows.html" if request.headers.get("HX-Request") else "requests/queue.html"
     return render_template(
@@ -139,7 +141,7 @@ def callbacks():
 @blueprint.get("/follow-up")
 def follow_up():
     """Accepted requests whose volunteer never reported done, even after a reminder."""
-    flagged = follow_up_requests(get_session(), line_ids=current_principal().line_ids)
+    flagged = follow_up_requests(get_session(), visible=policy.request_filter(current_principal()))
     return render_template(
         "requests/follow_up.html",
         title=_("Needs follow-up"),
@@ -192,7 +194,7 @@ def detail(request_id: int, forms: dict | None = None):
         volunteers=volunteers,
         # The same caller may have phoned another town's line: only this account's lines show.
         earlier=triage.callers_earlier_requests(
-            session, help_request, line_ids=current_principal().line_ids
+            session, help_request, visible=policy.request_filter(current_principal())
         ),
         duplicate_of=_visible_or_none(session.get(HelpRequest, help_request.duplicate_of_id))
         if help_request.duplicate_of_id

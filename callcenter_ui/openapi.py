@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import current_app
 
-from callcenter_ui import api
+from callcenter_ui import api_contract as contract
 from hotline.http_bounds import MAX_ID
 from hotline.models import RequestStatus
 
@@ -36,11 +36,11 @@ OPTIONAL_INTEGER = _nullable(INTEGER)
 COUNTS = {"type": "object", "additionalProperties": INTEGER}
 # What the API accepts as an id (the id columns are 32-bit integers); a bigger one is a 404.
 ID = {**INTEGER, "minimum": 1, "maximum": MAX_ID}
-# A filter's value: what api._text_arg accepts.
+# A filter's value: what the API's _text_arg accepts.
 FILTER_TEXT = {
     **STRING,
     "minLength": 1,
-    "maxLength": api.MAX_TEXT_ARG,
+    "maxLength": contract.MAX_TEXT_ARG,
     "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
 }
 
@@ -79,7 +79,7 @@ HELP_REQUEST = {
         "pattern": r"^\d{6}$",
     },
     "line": {**OPTIONAL_STRING, "description": "The help line's slug (config.toml)."},
-    "source": {**STRING, "enum": list(api.REQUEST_SOURCES)},
+    "source": {**STRING, "enum": list(contract.REQUEST_SOURCES)},
     "status": {**STRING, "enum": [str(s) for s in RequestStatus]},
     "language": OPTIONAL_STRING,
     "category": OPTIONAL_STRING,
@@ -124,7 +124,7 @@ ASSIGNMENT = {
     "id": INTEGER,
     "request_id": INTEGER,
     "volunteer_id": INTEGER,
-    "status": {**STRING, "enum": list(api.ASSIGNMENT_STATUSES)},
+    "status": {**STRING, "enum": list(contract.ASSIGNMENT_STATUSES)},
     "assigned_by_id": {**OPTIONAL_INTEGER, "description": "The operator who assigned."},
     "created_at": MOMENT,
     "responded_at": OPTIONAL_MOMENT,
@@ -195,10 +195,10 @@ SCHEMAS: dict[str, dict] = {
     "StatusChange": {
         "type": "object",
         "properties": {
-            "status": {**STRING, "enum": [str(s) for s in api.SETTABLE_STATUSES]},
+            "status": {**STRING, "enum": [str(s) for s in contract.SETTABLE_STATUSES]},
             "reason": {
                 **OPTIONAL_STRING,
-                "maxLength": api.MAX_REASON_LENGTH,
+                "maxLength": contract.MAX_REASON_LENGTH,
                 "pattern": "^[^\\u0000]*$",
                 "description": "Why; required to cancel. Phone numbers are redacted.",
             },
@@ -273,7 +273,7 @@ def _list_query(name: str, description: str, enum: list[str] | None = None) -> d
     return _query(
         name,
         description + " Several: comma-separated or repeated.",
-        {"type": "array", "items": items, "maxItems": api.MAX_LIST_ARG},
+        {"type": "array", "items": items, "maxItems": contract.MAX_LIST_ARG},
         style="form",
         explode=True,
     )
@@ -380,7 +380,7 @@ def _paths(line_slugs: list[str]) -> dict:
                 _list_query("postcode", "Only these postcodes."),
                 _list_query("language", "Only these caller languages."),
                 _list_query("urgency", "Only these urgencies."),
-                _list_query("source", "Only these sources.", list(api.REQUEST_SOURCES)),
+                _list_query("source", "Only these sources.", list(contract.REQUEST_SOURCES)),
                 line,
                 _query(
                     "updated_since",
@@ -427,7 +427,7 @@ def _paths(line_slugs: list[str]) -> dict:
             [
                 _query("request_id", "Only this request's assignments.", ID),
                 _query("volunteer_id", "Only this volunteer's assignments.", ID),
-                _list_query("status", "Only these statuses.", list(api.ASSIGNMENT_STATUSES)),
+                _list_query("status", "Only these statuses.", list(contract.ASSIGNMENT_STATUSES)),
                 *PAGINATION,
             ],
         ),
@@ -480,12 +480,12 @@ def _document(line_slugs: list[str]) -> dict:
             "parameters": {
                 "limit": _query(
                     "limit",
-                    f"Rows per page (default {api.DEFAULT_LIMIT}).",
+                    f"Rows per page (default {contract.DEFAULT_LIMIT}).",
                     {
                         **INTEGER,
                         "minimum": 1,
-                        "maximum": api.MAX_LIMIT,
-                        "default": api.DEFAULT_LIMIT,
+                        "maximum": contract.MAX_LIMIT,
+                        "default": contract.DEFAULT_LIMIT,
                     },
                 ),
                 "offset": _query(

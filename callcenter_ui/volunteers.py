@@ -302,7 +302,7 @@ def index() -> str:
         text=text,
         skill=skill,
         active=active,
-        line_ids=current_principal().line_ids,
+        visible=policy.volunteer_filter(current_principal()),
     )
     return render_template(
         "volunteers/index.html",
@@ -457,7 +457,7 @@ def leads() -> str:
     return render_template(
         "volunteers/leads.html",
         leads=intake.list_volunteer_leads(
-            get_session(), status=status, line_ids=current_principal().line_ids
+            get_session(), status=status, visible=policy.lead_filter(current_principal())
         ),
         statuses=intake.LEAD_STATUSES,
         status=status,

@@ -17,7 +17,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from hotline import create_app
 from hotline.config import ConfigError, generate_secrets, load_settings
 from hotline.logging_setup import configure_logging
-from hotline.retention_cli import purge_command
+from hotline.retention.cli import purge_command
 from hotline.vault_commands import vault
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -94,6 +95,24 @@ def session_scope(engine: sa.Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def in_batches(session: Session, query: Any, key: Any, batch_size: int) -> Iterator[list]:
+    """The rows ``query`` selects, ``batch_size`` at a time in the order of ``key`` (a
+    unique column, e.g. ``Contact.id``); rows are model objects or plain values.
+
+    Keyset paging: each batch starts after the last key seen, so the caller may change,
+    commit or let go of rows between batches, and no batch holds the whole table.
+    """
+    last = None
+    while True:
+        page = query if last is None else query.where(key > last)
+        batch = list(session.exec(page.order_by(key).limit(batch_size)))
+        if not batch:
+            return
+        tail = batch[-1]  # read now: the caller may commit (expiring it) before the next
+        last = getattr(tail, key.key) if hasattr(tail, "__table__") else tail
+        yield batch
 
 
 def alembic_config(engine: sa.Engine) -> AlembicConfig:

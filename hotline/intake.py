@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -135,15 +136,15 @@ LEAD_STATUSES = ("new", "contacted", "registered", "dropped")
 
 
 def list_volunteer_leads(
-    session: Session, *, status: str | None = None, line_ids: set[int] | None = None
+    session: Session, *, status: str | None = None, visible: Any = None
 ) -> list[VolunteerLead]:
     """People who phoned to offer help; new ones first, oldest first within a status.
 
-    ``line_ids``: only these lines' (an account's lines; None: every line).
+    ``visible``: the access policy's ``lead_filter`` (None: every line's).
     """
     query = select(VolunteerLead)
-    if line_ids is not None:
-        query = query.where(VolunteerLead.line_id.in_(line_ids))
+    if visible is not None:
+        query = query.where(visible)
     if status:
         query = query.where(VolunteerLead.status == status)
     first_new = sa.case((VolunteerLead.status == "new", 0), else_=1)

@@ -106,7 +106,7 @@ class HelpRequest(SQLModel, table=True):
     recording_sid: str | None = Field(default=None, max_length=64)
     notes: str = Field(default="", sa_type=sa.Text)
     caller_hash: str | None = Field(default=None, max_length=64, index=True)
-    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     # One request per call at most: Twilio's retries must not create a second one.
     call_sid: str | None = Field(default=None, max_length=64, unique=True)
     duplicate_of_id: int | None = Field(default=None, foreign_key="help_request.id")
@@ -138,8 +138,8 @@ class VolunteerLead(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=8)
     recording_sid: str | None = Field(default=None, max_length=64)
     transcript: str | None = Field(default=None, sa_type=sa.Text)
-    caller_hash: str | None = Field(default=None, max_length=64)
-    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    caller_hash: str | None = Field(default=None, max_length=64, index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     call_sid: str | None = Field(default=None, max_length=64, unique=True)
     status: str = Field(default="new", max_length=16)  # new | contacted | registered | dropped
     created_at: datetime = _when(default_factory=utcnow)
@@ -154,12 +154,12 @@ class CallSession(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     call_sid: str = Field(max_length=64, unique=True, index=True)
     line_id: int = Field(foreign_key="line.id", index=True)
-    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     state: dict = Field(default_factory=dict, sa_type=JSON)
     step: int = 0
     # The TwiML answered for the current step, replayed verbatim when Twilio retries it.
     last_response: str = Field(default="", sa_type=sa.Text)
-    help_request_id: int | None = Field(default=None, foreign_key="help_request.id")
+    help_request_id: int | None = Field(default=None, foreign_key="help_request.id", index=True)
     started_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
     ended_at: datetime | None = _when(default=None)
@@ -376,3 +376,8 @@ class PurgeRun(SQLModel, table=True):
     scheduled_at: datetime = _when(default_factory=utcnow)
     finished_at: datetime | None = _when(default=None)
     removed: dict = Field(default_factory=dict, sa_type=JSON)
+    # The run goes in steps (rq jobs); each is claimed by one delivery until claimed_until,
+    # so a second delivery of the same job does nothing (hotline.retention.daily).
+    step: int = 0
+    claim: str | None = Field(default=None, max_length=32)
+    claimed_until: datetime | None = _when(default=None)

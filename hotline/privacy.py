@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from hotline.audit import record
 from hotline.config import Secrets
+from hotline.db import in_batches
 from hotline.models import AuditEvent, Contact, utcnow
 
 
@@ -124,14 +125,15 @@ def reveal_number(
 def vault_log(
     session: Session,
     *,
-    line_ids: set[int] | None,
+    visible: Any = None,
     reason: str | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[AuditEvent], bool]:
     """The vault's audit (decryptions and rotations), newest first, and whether more follow.
 
-    ``line_ids`` limits it to those lines' decryptions (None: every line, and rotations).
+    ``visible``: the access policy's ``number_use_filter`` (None: every line's
+    decryptions, and the rotations).
     """
     query = select(AuditEvent).order_by(
         col(AuditEvent.created_at).desc(), col(AuditEvent.id).desc()
@@ -143,8 +145,8 @@ def vault_log(
         )
     else:
         query = query.where(col(AuditEvent.action).in_((NUMBER_REVEALED, VAULT_ROTATED)))
-    if line_ids is not None:
-        query = query.where(col(AuditEvent.detail)["line"].as_integer().in_(line_ids))
+    if visible is not None:
+        query = query.where(visible)
     events = list(session.exec(query.offset(offset).limit(limit + 1)))
     return events[:limit], len(events) > limit
 
@@ -176,26 +178,11 @@ class RotationCount:
     unreadable: list[int] = field(default_factory=list)
 
 
-def _batches(session: Session, batch_size: int) -> Iterator[list[Contact]]:
-    """The vault's entries by id, a batch at a time (never the whole table in memory)."""
-    last = 0
-    while True:
-        batch = list(
-            session.exec(
-                select(Contact).where(Contact.id > last).order_by(Contact.id).limit(batch_size)
-            )
-        )
-        if not batch:
-            return
-        last = batch[-1].id  # read now: the caller may commit (expiring it) and let go
-        yield batch
-
-
 def check_vault(session: Session, secrets: Secrets, *, batch_size: int = 500) -> VaultCount:
     """Which key each vault entry needs; nothing is changed, nothing revealed or audited."""
     keys = [Fernet(key.encode()) for key in secrets.vault_keys]
     count = VaultCount()
-    for batch in _batches(session, batch_size):
+    for batch in in_batches(session, select(Contact), Contact.id, batch_size):
         for contact in batch:
             count.entries += 1
             token = contact.encrypted_number.encode()
@@ -222,7 +209,7 @@ def rotate_vault(session: Session, secrets: Secrets, *, batch_size: int = 500) -
     """
     vault, newest = _vault(secrets.vault_keys), Fernet(secrets.vault_keys[0].encode())
     count = RotationCount()
-    for batch in _batches(session, batch_size):
+    for batch in in_batches(session, select(Contact), Contact.id, batch_size):
         for contact in batch:
             old = contact.encrypted_number
             try:

@@ -4,9 +4,9 @@ and logging a call taken by hand.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -52,16 +52,17 @@ def list_queue(
     session: Session,
     *,
     filters: QueueFilters,
-    line_ids: set[int] | None = None,
+    visible: Any = None,
     now: datetime | None = None,
     limit: int = 200,
 ) -> list[QueueRow]:
-    """Open requests of the given lines (None: all): those whose automatic offers found no
-    volunteer first, then urgent ones, then the oldest; call-backs strictly oldest first."""
+    """Open requests the account sees (``visible``: the access policy's ``request_filter``;
+    None: every line): those whose automatic offers found no volunteer first, then urgent
+    ones, then the oldest; call-backs strictly oldest first."""
     now = now or utcnow()
     query = select(HelpRequest)
-    if line_ids is not None:
-        query = query.where(col(HelpRequest.line_id).in_(line_ids))
+    if visible is not None:
+        query = query.where(visible)
     if filters.status:
         query = query.where(HelpRequest.status == filters.status)
     else:
@@ -116,18 +117,18 @@ def _repeat_callers(session: Session, requests: list[HelpRequest]) -> set[int]:
 
 
 def callers_earlier_requests(
-    session: Session, help_request: HelpRequest, *, line_ids: Collection[int] | None = None
+    session: Session, help_request: HelpRequest, *, visible: Any = None
 ) -> list[HelpRequest]:
-    """The same caller's other requests (by keyed hash), newest first; ``line_ids``: only
-    these lines' (an account's lines, from the access policy; None: every line)."""
+    """The same caller's other requests (by keyed hash), newest first; ``visible``: the
+    access policy's ``request_filter`` (None: every line's)."""
     if not help_request.caller_hash:
         return []
     query = select(HelpRequest).where(
         HelpRequest.caller_hash == help_request.caller_hash,
         HelpRequest.id != help_request.id,
     )
-    if line_ids is not None:
-        query = query.where(col(HelpRequest.line_id).in_(list(line_ids)))
+    if visible is not None:
+        query = query.where(visible)
     return list(session.exec(query.order_by(col(HelpRequest.created_at).desc())))
 
 

@@ -269,22 +269,22 @@ def search_volunteers(
     skill: str | None = None,
     active: bool | None = True,
     line_id: int | None = None,
-    line_ids: set[int] | None = None,
+    visible: Any = None,
     limit: int = 500,
 ) -> list[Volunteer]:
     """Volunteers by name (any part), postcode (its start) or skill, alphabetically.
 
     ``active`` None means active and inactive alike; a free text that is a skill
-    ("dog") also finds the volunteers with that skill. ``line_ids``: only these lines'
-    (an account's lines; None: every line).
+    ("dog") also finds the volunteers with that skill. ``visible``: the access policy's
+    ``volunteer_filter`` (None: every line's).
     """
     query = select(Volunteer)
     if active is not None:
         query = query.where(Volunteer.active == active)
     if line_id is not None:
         query = query.where(Volunteer.line_id == line_id)
-    if line_ids is not None:
-        query = query.where(col(Volunteer.line_id).in_(line_ids))
+    if visible is not None:
+        query = query.where(visible)
     text = text.strip()
     text_skill = text.lower() if text.lower() in SKILLS else None
     if text and not text_skill:

@@ -178,7 +178,9 @@ def voice() -> Response:
     """A call comes in: greet the caller and offer the first menu."""
     env, call_sid = _call_env(), _call_sid()
     CALLS_RECEIVED.labels(env.line.slug).inc()
-    refusal = call_refusal(get_session(), env, caller_number=request.form.get("From"))
+    refusal = call_refusal(
+        get_session(), env, call_sid=call_sid, caller_number=request.form.get("From")
+    )
     if refusal is not None:  # blocked, or calling too often: a kind sentence, nothing stored
         return _twiml(refusal)
     twiml = _replay_if_raced(

@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 import sqlalchemy as sa
@@ -26,12 +26,13 @@ from rq.job import Job
 from rq.job_lifecycle import call_exception_handlers
 from rq.scheduler import RQScheduler
 from rq.utils import now as rq_now
+from sqlmodel import Session
 
 from hotline.db import database_unreachable, session_scope
 from hotline.models import utcnow
 from hotline.outbox import RelayThread, relay_pending, requeue_lost
 from hotline.queue import QUEUE_NAMES, get_queue, get_redis
-from hotline.retention import schedule_daily_purges
+from hotline.retention.daily import schedule_daily_purges
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +55,48 @@ STUCK_AFTER = timedelta(seconds=5)
 MAX_WAIT = 5.0
 
 
-def relay_once(app: Flask, *, daily: bool = False) -> int:
+def relay_once(app: Flask, *, daily: bool = False, now: datetime | None = None) -> int:
     """Relay pending outbox work, and queue again work Redis lost; returns rows queued.
 
-    With ``daily`` (a long-running worker's relay) first write the daily work that is
-    due (hotline.retention's purge), once per line and day across all workers."""
+    With ``daily`` (a long-running worker's relay) then write the daily work that is due
+    at ``now`` (default: now; hotline.retention's purge), once per line and day across all
+    workers. A failure there is logged and the relay carries on: texts and timers must
+    never wait for a purge."""
     with app.app_context(), session_scope(app.extensions["hotline.engine"]) as session:
         connection = get_redis(app)
-        if daily:
-            seen = app.extensions.setdefault("hotline.purges_scheduled", {})
-            schedule_daily_purges(session, app.extensions["hotline.settings"], utcnow(), seen=seen)
         sent = relay_pending(session, connection)
         # The sweep walks the open work a batch per relay, then starts over (cursor 0).
         after = app.extensions.get("hotline.sweep_after", 0)
         requeued, app.extensions["hotline.sweep_after"] = requeue_lost(
             session, connection, after_id=after
         )
+        if daily and _schedule_daily_work(app, session, now or utcnow()):
+            sent += relay_pending(session, connection)  # the new run's job leaves at once
         return sent + requeued
+
+
+def _schedule_daily_work(app: Flask, session: Session, now: datetime) -> list[int]:
+    """schedule_daily_purges, failing quietly: one log line (no data, only the error's
+    type) when it starts failing, one when it works again. Returns the new runs' ids."""
+    failing = app.extensions.get("hotline.daily_work_failing", False)
+    try:
+        seen = app.extensions.setdefault("hotline.purges_scheduled", {})
+        scheduled = schedule_daily_purges(
+            session, app.extensions["hotline.settings"], now, seen=seen
+        )
+    except Exception as error:
+        session.rollback()
+        if not failing:
+            log.warning(
+                "daily purges not scheduled (%s); the relay carries on, retrying each tick",
+                type(error).__name__,
+            )
+        app.extensions["hotline.daily_work_failing"] = True
+        return []
+    if failing:
+        log.warning("daily purges are scheduled again")
+        app.extensions["hotline.daily_work_failing"] = False
+    return scheduled
 
 
 def _relay_noting_outages(app: Flask, *, daily: bool = False) -> int:

@@ -129,10 +129,12 @@ def test_an_operator_sees_the_block_but_cannot_block_unblock_or_list(
     assert blocking.status_code == 403
     assert db_session.exec(select(BlockedCaller)).all() == []
 
-    coordinator.post(f"/blocked-callers/request/{pranks.id}", {"reason": "Pranks"})
+    coordinator.post(f"/blocked-callers/request/{pranks.id}", {"reason": "Pranks at night"})
     block = db_session.exec(select(BlockedCaller)).one()
     page = operator.get(f"/requests/{pranks.id}").get_data(as_text=True)
     assert "This caller is blocked" in page and "Unblock this caller" not in page
+    assert "Pranks at night" not in page  # the reason is for coordinators
+    assert "Pranks at night" in coordinator.get(f"/requests/{pranks.id}").get_data(as_text=True)
     assert operator.get("/blocked-callers/").status_code == 403
     assert operator.post(f"/blocked-callers/{block.id}/unblock").status_code == 403
     assert db_session.get(BlockedCaller, block.id) is not None

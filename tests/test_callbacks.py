@@ -10,7 +10,7 @@ from flask import render_template_string
 from sqlmodel import Session, select
 
 from hotline.db import line_row
-from hotline.models import AuditEvent, HelpRequest, Operator
+from hotline.models import AuditEvent, HelpRequest, Operator, utcnow
 from hotline.privacy import store_contact
 from tests.conftest import LEUVEN_NUMBER, StaffClient
 from tests.fake_twilio import SAMPLE_AUDIO
@@ -358,6 +358,23 @@ def test_anonymous_visitors_are_sent_to_the_login_page(app, fake_twilio):
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/login")
     assert fake_twilio.requests == []
+
+
+def test_a_purged_request_whose_recording_is_still_at_twilio_cannot_be_played(
+    app, operator, fake_twilio
+):
+    """The purge keeps a recording_sid whose deletion failed, to retry it; nobody listens."""
+    request_id = a_request(app, recording_sid=fake_twilio.add_recording())
+    assert operator.get(f"/requests/{request_id}/recording").status_code == 200
+    with Session(app.extensions["hotline.engine"]) as session:
+        help_request = session.get(HelpRequest, request_id)
+        help_request.purged_at = utcnow()
+        session.add(help_request)
+        session.commit()
+
+    assert operator.get(f"/requests/{request_id}/recording").status_code == 404
+    page = operator.get(f"/requests/{request_id}").get_data(as_text=True)
+    assert "<audio" not in page
 
 
 def test_the_request_page_offers_call_back_and_plays_the_message_without_numbers(

@@ -12,9 +12,19 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
+from hotline.abuse.blocking import block_caller, is_blocked
 from hotline.access.accounts import create_operator
-from hotline.models import AuditEvent, CallSession, Contact, HelpRequest, SmsMessage
+from hotline.models import (
+    AuditEvent,
+    BlockedCaller,
+    CallSession,
+    Contact,
+    HelpRequest,
+    SmsMessage,
+)
 from hotline.privacy import caller_hash
+from hotline.retention import purge
+from hotline.telephony import get_provider
 from tests.conftest import STAFF_PASSWORD, StaffClient
 from tests.test_retention import (
     ANNA,
@@ -89,7 +99,7 @@ def annas_second_call(app, session, fake_twilio, town) -> HelpRequest:
 
 
 def test_a_coordinator_forgets_a_resident_and_nothing_of_hers_is_left(
-    app, session, town, annas_second_call, coordinator, staff, fake_twilio
+    app, session, town, annas_second_call, coordinator, staff, fake_twilio, work
 ):
     annas_contact = town.anna.contact_id
     traces = annas_traces(app, town, session)
@@ -111,6 +121,9 @@ def test_a_coordinator_forgets_a_resident_and_nothing_of_hers_is_left(
 
     done = coordinator.post(f"/requests/{town.anna.id}/forget", {"reason": REASON})
     assert done.status_code == 302
+    # The page answered without waiting for Twilio: the recordings go with the next job.
+    assert fake_twilio.deleted_recordings == []
+    work()
 
     text = database_text(app)
     left = [name for name, value in traces.items() if value in text]
@@ -155,20 +168,19 @@ def test_a_coordinator_forgets_a_resident_and_nothing_of_hers_is_left(
 
 
 def test_a_recording_twilio_cannot_delete_now_waits_for_the_nightly_purge(
-    app, session, town, coordinator, fake_twilio
+    app, session, town, coordinator, fake_twilio, work
 ):
-    fake_twilio.fail_next("Recordings", status=500, code=20500, message="Internal error")
     response = coordinator.post(
         f"/requests/{town.anna.id}/forget", {"reason": REASON}, follow_redirects=True
     )
-    assert "could not be deleted at the telephone provider" in response.get_data(as_text=True)
+    assert "The resident is forgotten" in response.get_data(as_text=True)
     anna = session.get(HelpRequest, town.anna.id, populate_existing=True)
-    assert anna.purged_at is not None and anna.recording_sid is not None
-    assert anna.message == ""
-    kept, fake_twilio.requests[:] = anna.recording_sid, []
-
-    from hotline.retention import purge
-    from hotline.telephony import get_provider
+    assert anna.purged_at is not None and anna.message == ""
+    fake_twilio.fail_next("Recordings", status=500, code=20500, message="Internal error")
+    work()  # the job that deletes her recordings at Twilio meets an error
+    anna = session.get(HelpRequest, town.anna.id, populate_existing=True)
+    assert anna.recording_sid is not None and fake_twilio.deleted_recordings == []
+    kept = anna.recording_sid
 
     with app.app_context():
         purge(session, app.extensions["hotline.settings"], get_provider(), town.later)
@@ -211,3 +223,36 @@ def test_forgetting_needs_the_csrf_token(app, town, coordinator):
     assert response.status_code == 400
     with Session(app.extensions["hotline.engine"]) as fresh:
         assert fresh.get(HelpRequest, town.anna.id).forgotten_at is None
+
+
+def test_her_blocks_stay_without_reason_or_request_and_why_she_was_forgotten_goes_later(
+    app, session, town, annas_second_call, coordinator, staff, work
+):
+    block = block_caller(
+        session, help_request=annas_second_call, operator_id=staff["cor"], reason="Calls nightly"
+    )
+    reason = "Her son Jan asked (jan.peeters@example.com, 0470 12 34 01)"
+    assert (
+        coordinator.post(f"/requests/{town.anna.id}/forget", {"reason": reason}).status_code == 302
+    )
+    work()
+
+    [why] = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "resident_forgotten", AuditEvent.help_request_id == town.anna.id
+        )
+    )
+    assert "Her son Jan asked" in why.detail["reason"]  # kept for now, for the audit
+    assert "example.com" not in why.detail["reason"] and "12 34 01" not in why.detail["reason"]
+    # The block stays (by hash: she still cannot call), but no longer says who or why.
+    block = session.get(BlockedCaller, block.id, populate_existing=True)
+    assert (block.help_request_id, block.reference, block.reason) == (None, "", "[removed]")
+    pepper = app.extensions["hotline.settings"].secrets.hash_pepper
+    assert is_blocked(session, line_slug="leuven", hashed_caller=caller_hash(ANNA, pepper))
+    [blocked] = session.exec(select(AuditEvent).where(AuditEvent.action == "caller_blocked"))
+    assert blocked.detail["reason"] == "[removed]"
+
+    # The words of why she was forgotten go as a request's words do: contact_days later.
+    with app.app_context():
+        purge(session, app.extensions["hotline.settings"], get_provider(), town.later)
+    assert session.get(AuditEvent, why.id, populate_existing=True).detail["reason"] == "[removed]"

@@ -438,5 +438,6 @@ def test_after_a_full_run_no_number_or_e_mail_address_is_anywhere_but_the_vault(
     db_session.commit()
     redis_conn.hset("rq:job:control", "data", zlib.compress(b"to=0032 499 11 22 33"))
     assert any("help_request.notes" in problem for problem in database_problems(app))
-    assert any(problem.startswith("file hotline.sqlite3") for problem in database_problems(app))
+    if app.extensions["hotline.settings"].database_url.startswith("sqlite"):  # the raw file too
+        assert any(problem.startswith("file hotline.sqlite3") for problem in database_problems(app))
     assert redis_problems(redis_conn) == ["redis rq:job:control: '0032 499 11 22 33'"]

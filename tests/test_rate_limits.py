@@ -98,6 +98,19 @@ def test_only_the_first_webhook_of_a_call_counts_not_its_menu_steps(twilio):
     assert refused(call(twilio, ANNA))
 
 
+def test_a_call_whose_first_webhook_comes_twice_is_counted_once_and_never_cut_off(twilio):
+    """Twilio may deliver a webhook again: the call it belongs to was already taken."""
+    call(twilio, ANNA)
+    call(twilio, ANNA)
+    third = "CA" + "3" * 32
+    assert WELCOME in spoken(twiml(call(twilio, ANNA, call_sid=third)))
+
+    again = call(twilio, ANNA, call_sid=third)  # the limit is reached, but this call is known
+
+    assert not refused(again) and WELCOME in spoken(twiml(again))
+    assert refused(call(twilio, ANNA))  # and it was counted once: the next new call is refused
+
+
 def test_forged_webhooks_are_refused_and_count_for_nobody(twilio):
     for n in range(5):
         params = {"CallSid": f"CA{n:032x}", "From": ANNA, "To": LEUVEN_NUMBER}

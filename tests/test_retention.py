@@ -13,9 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from rq import Queue
 from sqlmodel import Session, select
 
-from hotline import retention
+from hotline import worker
+from hotline.abuse.blocking import block_caller, is_blocked
+from hotline.access.sessions import end_session, start_session
+from hotline.audit import record
 from hotline.cli import cli
 from hotline.config import ConfigError, load_settings
 from hotline.db import line_row
@@ -24,24 +28,27 @@ from hotline.intake import create_help_request
 from hotline.models import (
     Assignment,
     AuditEvent,
+    BlockedCaller,
     CallSession,
     Contact,
     HelpRequest,
     OutboxMessage,
     PurgeRun,
     SmsMessage,
+    StaffSession,
     Volunteer,
     utcnow,
 )
+from hotline.outbox import add_work
 from hotline.overview import dashboard
-from hotline.privacy import caller_hash, store_contact
-from hotline.retention import plan_purge, purge, schedule_daily_purges
+from hotline.privacy import caller_hash, reveal_number, store_contact
+from hotline.retention import daily, plan_purge, purge, schedule_daily_purges
 from hotline.statistics import median_time_to_assign
 from hotline.telephony import get_provider
 from hotline.triage import cancel_request, triage_request
 from hotline.volunteers import set_volunteer_active
 from hotline.worker import relay_once
-from tests.conftest import ROOT
+from tests.conftest import LEUVEN_NUMBER, ROOT
 from tests.volunteers_helpers import make_volunteer
 
 pytest_plugins = ["tests.fake_twilio"]  # the fake_twilio fixture
@@ -155,6 +162,16 @@ class Town:
 @pytest.fixture
 def town(app, session, fake_twilio, staff, work) -> Town:
     return Town(app, session, fake_twilio, staff, work)
+
+
+def closed_forty_days_ago(session) -> None:
+    """The closed requests of the town were closed 40 days before now (the real clock)."""
+    session.execute(
+        sa.update(HelpRequest)
+        .where(HelpRequest.status.in_(("done", "cancelled")))
+        .values(updated_at=utcnow() - timedelta(days=40))
+    )
+    session.commit()
 
 
 def snapshot(session) -> dict[str, list]:
@@ -322,16 +339,10 @@ def test_the_daily_purge_runs_once_per_day_through_a_real_worker_in_short_jobs(
     app, session, town, fake_twilio, work, monkeypatch
 ):
     settings = settings_of(app)
-    # The requests closed 40 days ago (as the worker sees it: now).
-    session.execute(
-        sa.update(HelpRequest)
-        .where(HelpRequest.status.in_(("done", "cancelled")))
-        .values(updated_at=utcnow() - timedelta(days=40))
-    )
-    session.commit()
+    closed_forty_days_ago(session)  # as the worker sees it: now
     # Jobs that do one request each and queue the rest: many short jobs, never one long one.
-    monkeypatch.setattr(retention, "JOB_TIME_BUDGET", 0.0)
-    monkeypatch.setattr(retention, "BATCH_SIZE", 1)
+    monkeypatch.setattr(daily, "JOB_TIME_BUDGET", 0.0)
+    monkeypatch.setattr(daily, "BATCH_SIZE", 1)
     noon = datetime.now(ZoneInfo(TIMEZONE)).replace(hour=12, minute=0)
     early = noon.replace(hour=2)
 
@@ -347,20 +358,58 @@ def test_the_daily_purge_runs_once_per_day_through_a_real_worker_in_short_jobs(
     assert run.finished_at is not None
     assert run.removed["requests"] == 2 and run.removed["recordings"] == 2
     purge_jobs = session.exec(
-        select(OutboxMessage).where(OutboxMessage.job == retention.DAILY_PURGE_JOB)
+        select(OutboxMessage).where(OutboxMessage.job == daily.DAILY_PURGE_JOB)
     ).all()
     assert len(purge_jobs) > 2 and all(job.completed_at for job in purge_jobs)
     assert len(fake_twilio.deleted_recordings) == 2
     assert session.get(HelpRequest, town.anna.id, populate_existing=True).purged_at is not None
     assert session.get(HelpRequest, town.bert.id, populate_existing=True).purged_at is None
+    # Many steps, one audit entry for the line's run, with its totals.
+    [entry] = session.exec(select(AuditEvent).where(AuditEvent.action == "retention:purge")).all()
+    assert entry.detail["requests"] == 2 and entry.detail["recordings"] == 2
 
-    # The next day at noon: a new run; and the worker's own relay schedules it by the clock.
-    assert len(schedule_daily_purges(session, settings, noon + timedelta(days=1))) == 1
-    due_now = datetime.now(ZoneInfo(TIMEZONE)).time() >= settings.lines["leuven"].retention.purge_at
-    relay_once(app, daily=True)
-    today = datetime.now(ZoneInfo(TIMEZONE)).date()
-    ran_today = session.exec(select(PurgeRun).where(PurgeRun.day == today)).all()
-    assert len(ran_today) == (1 if due_now else 0)
+    # The next day the worker's own relay schedules it, by its clock: not at 02:00, at noon.
+    tomorrow = noon + timedelta(days=1)
+    runs = session.exec(select(sa.func.count()).select_from(PurgeRun)).one()
+    relay_once(app, daily=True, now=tomorrow.replace(hour=2))
+    assert session.exec(select(sa.func.count()).select_from(PurgeRun)).one() == runs
+    relay_once(app, daily=True, now=tomorrow)
+    [new_run] = session.exec(select(PurgeRun).where(PurgeRun.day == tomorrow.date())).all()
+    assert session.exec(select(sa.func.count()).select_from(PurgeRun)).one() == runs + 1
+    [its_job] = session.exec(
+        select(OutboxMessage).where(
+            OutboxMessage.job == daily.DAILY_PURGE_JOB,
+            OutboxMessage.payload["purge_run_id"].as_integer() == new_run.id,
+        )
+    ).all()
+    assert its_job.enqueued_at is not None  # relayed to rq by the same tick
+
+
+def test_two_workers_scheduling_the_same_day_at_the_same_moment_make_one_run(app, session):
+    """Both ask "is there a run today?" and hear "no"; the second to write it gives way."""
+    settings = settings_of(app)
+    noon = datetime.now(ZoneInfo(TIMEZONE)).replace(hour=12, minute=0)
+    other_workers_runs: list[int] = []
+    with Session(app.extensions["hotline.engine"], expire_on_commit=False) as other:
+
+        def the_other_worker_writes_it_after_our_question(state):
+            if other_workers_runs or not state.is_select or "purge_run" not in str(state.statement):
+                return None
+            answer = state.invoke_statement().freeze()  # our question answered: no run yet
+            other_workers_runs.extend(schedule_daily_purges(other, settings, noon))
+            return answer()
+
+        sa.event.listen(session, "do_orm_execute", the_other_worker_writes_it_after_our_question)
+        ours = schedule_daily_purges(session, settings, noon)
+        sa.event.remove(session, "do_orm_execute", the_other_worker_writes_it_after_our_question)
+    assert len(other_workers_runs) == 1 and ours == []  # our insert met theirs: given way
+    assert session.exec(select(sa.func.count()).select_from(PurgeRun)).one() == 1
+    jobs = session.exec(
+        select(OutboxMessage).where(OutboxMessage.job == daily.DAILY_PURGE_JOB)
+    ).all()
+    assert [job.payload["purge_run_id"] for job in jobs] == other_workers_runs
+    # And our session carries on working (rolled back cleanly).
+    assert schedule_daily_purges(session, settings, noon + timedelta(minutes=1)) == []
 
 
 @pytest.fixture
@@ -384,12 +433,7 @@ def hotline(app, monkeypatch, database_url, redis_url, fake_twilio):
 def test_hotline_purge_prints_what_it_would_remove_and_then_removes_it(
     app, session, town, fake_twilio, hotline
 ):
-    session.execute(
-        sa.update(HelpRequest)
-        .where(HelpRequest.status.in_(("done", "cancelled")))
-        .values(updated_at=utcnow() - timedelta(days=40))
-    )
-    session.commit()
+    closed_forty_days_ago(session)
     before = snapshot(session)
     dry = hotline("purge", "--dry-run")
     assert dry.exit_code == 0, dry.output
@@ -429,3 +473,193 @@ def test_a_wrong_retention_setting_names_its_key_and_file(tmp_path, table, probl
     with pytest.raises(ConfigError) as error:
         load_settings({"config_file": config, "instance_path": str(tmp_path / "instance")})
     assert str(config) in str(error.value) and problem in str(error.value)
+
+
+def test_a_daily_purge_job_delivered_twice_does_its_work_once(
+    app, session, town, fake_twilio, work, monkeypatch, redis_conn
+):
+    settings = settings_of(app)
+    closed_forty_days_ago(session)
+    monkeypatch.setattr(daily, "JOB_TIME_BUDGET", 0.0)  # many short steps
+    monkeypatch.setattr(daily, "BATCH_SIZE", 1)
+    noon = datetime.now(ZoneInfo(TIMEZONE)).replace(hour=12, minute=0)
+    [run_id] = schedule_daily_purges(session, settings, noon)
+    [first_step] = session.exec(
+        select(OutboxMessage).where(OutboxMessage.job == daily.DAILY_PURGE_JOB)
+    ).all()
+    # rq delivers the first step twice: a copy (the sweep thought it lost) beside the original.
+    Queue("default", connection=redis_conn).enqueue(daily.DAILY_PURGE_JOB, **first_step.payload)
+    # ... and a third copy arrives while the first one is at work.
+    copies_during_the_work: list[bool] = []
+    purge_itself = daily.purge
+
+    def purge_while_a_copy_arrives(*args, **kwargs):
+        if not copies_during_the_work:
+            copies_during_the_work.append(daily.daily_purge(run_id, 0))
+        return purge_itself(*args, **kwargs)
+
+    monkeypatch.setattr(daily, "purge", purge_while_a_copy_arrives)
+    work()
+
+    assert copies_during_the_work == [False]  # it found the step claimed and did nothing
+    run = session.get(PurgeRun, run_id, populate_existing=True)
+    assert run.finished_at is not None
+    assert (run.removed["requests"], run.removed["recordings"]) == (2, 2)  # not counted twice
+    assert len(fake_twilio.deleted_recordings) == 2
+    steps = [
+        job.payload["step"]
+        for job in session.exec(
+            select(OutboxMessage).where(OutboxMessage.job == daily.DAILY_PURGE_JOB)
+        )
+    ]
+    assert len(steps) > 2 and sorted(steps) == list(range(len(steps)))  # one chain, no fork
+    [entry] = session.exec(select(AuditEvent).where(AuditEvent.action == "retention:purge")).all()
+    assert (entry.detail["requests"], entry.detail["recordings"]) == (2, 2)
+
+
+def test_a_step_whose_worker_died_is_taken_over_once_its_claim_ran_out(app, session, town):
+    settings = settings_of(app)
+    noon = datetime.now(ZoneInfo(TIMEZONE)).replace(hour=12, minute=0)
+    [run_id] = schedule_daily_purges(session, settings, noon)
+
+    def claimed_until(moment: datetime) -> None:
+        session.execute(
+            sa.update(PurgeRun)
+            .where(PurgeRun.id == run_id)
+            .values(step=0, claim="a worker", claimed_until=moment)
+        )
+        session.commit()
+
+    with app.app_context():
+        claimed_until(utcnow() + timedelta(seconds=20))  # a worker is at it
+        assert daily.daily_purge(run_id, 0) is False
+        assert session.get(PurgeRun, run_id, populate_existing=True).claim == "a worker"
+        claimed_until(utcnow() - timedelta(seconds=1))  # that worker died; rq delivers again
+        assert daily.daily_purge(run_id, 0) is True
+    run = session.get(PurgeRun, run_id, populate_existing=True)
+    assert run.finished_at is not None and run.claim is None and run.step == 1
+
+
+def test_a_failing_purge_schedule_does_not_stop_texts_and_timers(app, session, monkeypatch, caplog):
+    def schedule_that_fails(*args, **kwargs):
+        raise RuntimeError("the purge_run table is locked")
+
+    monkeypatch.setattr(worker, "schedule_daily_purges", schedule_that_fails)
+    for attempt in range(2):
+        text = add_work(session, queue="messages", job="hotline.jobs.send_sms", sms_id=10 + attempt)
+        session.commit()
+        assert relay_once(app, daily=True) == 1
+        assert session.get(OutboxMessage, text.id, populate_existing=True).enqueued_at is not None
+    said = [r.getMessage() for r in caplog.records if "daily purges" in r.getMessage()]
+    assert said == [  # once, not once per tick; the error's type only, never its words
+        "daily purges not scheduled (RuntimeError); the relay carries on, retrying each tick"
+    ]
+
+
+def test_a_text_in_flight_during_the_purge_is_emptied_by_the_next_one(
+    app, session, town, fake_twilio
+):
+    settings = settings_of(app)
+    [text] = session.exec(select(SmsMessage).where(SmsMessage.help_request_id == town.anna.id))
+    # Its send job hands it to Twilio just as the purge runs (a month from now).
+    text.status, text.submitted_at = "submitting", town.later
+    session.add(text)
+    session.commit()
+    with app.app_context():
+        first = purge(session, settings, get_provider(), town.later).removed["leuven"]
+    assert first.requests == 2
+    text = session.get(SmsMessage, text.id, populate_existing=True)
+    assert text.body != ""  # left to its send job, which records what Twilio answered
+
+    text.status = "sent"
+    session.add(text)
+    session.commit()
+    assert plan_purge(session, settings, town.later)["leuven"].sms == 1
+    with app.app_context():
+        second = purge(session, settings, get_provider(), town.later).removed["leuven"]
+    assert (second.requests, second.sms) == (0, 1)
+    text = session.get(SmsMessage, text.id, populate_existing=True)
+    assert (text.body, text.response, text.message_sid) == ("", "", None)
+
+
+def test_a_block_keeps_its_caller_but_loses_its_reason_and_request_when_that_is_purged(
+    app, session, town, staff
+):
+    settings = settings_of(app)
+    block = block_caller(
+        session,
+        help_request=town.carla,
+        operator_id=staff["cor"],
+        reason="Shouts at operators; mail carla.p@example.com or ring 0470 12 34 03",
+    )
+    assert "example.com" not in block.reason and "12 34 03" not in block.reason
+    with app.app_context():
+        purge(session, settings, get_provider(), town.later)
+    block = session.get(BlockedCaller, block.id, populate_existing=True)
+    assert (block.help_request_id, block.reference, block.reason) == (None, "", "[removed]")
+    pepper = settings.secrets.hash_pepper
+    assert is_blocked(session, line_slug="leuven", hashed_caller=caller_hash(CARLA, pepper))
+    [blocked] = session.exec(select(AuditEvent).where(AuditEvent.action == "caller_blocked"))
+    assert blocked.detail["reason"] == "[removed]"
+
+
+def test_a_purge_leaves_no_twilio_id_of_its_calls_and_texts_and_their_webhooks_still_answer(
+    app, session, town, twilio
+):
+    settings = settings_of(app)
+    [call] = session.exec(select(CallSession).where(CallSession.help_request_id == town.anna.id))
+    [text] = session.exec(select(SmsMessage).where(SmsMessage.help_request_id == town.anna.id))
+    call_sid, message_sid = call.call_sid, text.message_sid
+    assert message_sid
+    # The IVR read Anna's number back to her; the request's history names the call.
+    reveal_number(
+        session,
+        session.get(Contact, town.anna.contact_id),
+        settings.secrets,
+        reason="read_back",
+        line_id=town.anna.line_id,
+        call_sid=call_sid,
+    )
+    record(session, "call_back", operator_id=None, help_request_id=town.anna.id, call_sid=call_sid)
+    session.commit()
+    with app.app_context():
+        purge(session, settings, get_provider(), town.later)
+
+    stored = json.dumps([event.detail for event in session.exec(select(AuditEvent))])
+    stored += " ".join(session.exec(select(CallSession.call_sid)))
+    stored += " ".join(sid for sid in session.exec(select(SmsMessage.message_sid)) if sid)
+    assert call_sid not in stored and message_sid not in stored
+    assert session.get(SmsMessage, text.id, populate_existing=True).message_sid is None
+
+    # Twilio, late, about the long-finished call and text: answered, nothing tied to Anna.
+    call_params = {"CallSid": call_sid, "From": ANNA, "To": LEUVEN_NUMBER}
+    ended = twilio.post("/twilio/voice/status", {**call_params, "CallStatus": "completed"})
+    assert ended.status_code == 204
+    report = {"MessageSid": message_sid, "MessageStatus": "delivered"}
+    status = twilio.post(f"/twilio/sms/status?sms={text.id}", report)
+    assert status.status_code == 204
+    assert session.get(SmsMessage, text.id, populate_existing=True).message_sid is None
+    step = twilio.post("/twilio/voice/step/3", {**call_params, "Digits": "1"})
+    assert step.status_code == 200  # a call we no longer know is answered from the start
+    assert session.get(CallSession, call.id, populate_existing=True).call_sid != call_sid
+
+
+def test_the_purge_forgets_staff_sessions_that_ended_a_month_ago(app, session, staff):
+    settings = settings_of(app)
+    now, olga = utcnow(), staff["olga"]
+    ended_long_ago = start_session(session, olga, now=now - timedelta(days=40))
+    end_session(session, ended_long_ago, now=now - timedelta(days=40))
+    start_session(session, olga, now=now - timedelta(days=35))  # left open, never seen again
+    ended_last_week = start_session(session, olga, now=now - timedelta(days=7))
+    end_session(session, ended_last_week, now=now - timedelta(days=7))
+    start_session(session, olga, now=now)
+    kept_from = now - timedelta(days=30)
+
+    def ages() -> tuple[int, int]:
+        created = session.exec(select(StaffSession.created_at)).all()
+        return sum(when < kept_from for when in created), sum(when >= kept_from for when in created)
+
+    assert ages() == (2, 2)
+    with app.app_context():
+        purge(session, settings, get_provider(), now)
+    assert ages() == (0, 2)

@@ -5,14 +5,14 @@ line hangs up; their SMS are ignored. Blocking and unblocking are audited.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hotline import audit
 from hotline.models import BlockedCaller, HelpRequest, Line
-from hotline.privacy import redact_phone_numbers
+from hotline.privacy import redact_personal_details
 
 MAX_REASON = 500
 
@@ -53,7 +53,7 @@ def block_caller(
     they are blocked already. Raises BlockError when the request has no caller to block."""
     if not help_request.caller_hash:
         raise BlockError("this request has no caller's number to block (withheld or removed)")
-    reason = redact_phone_numbers(" ".join(reason.split()))[:MAX_REASON]
+    reason = redact_personal_details(" ".join(reason.split()))[:MAX_REASON]
     if not reason:
         raise BlockError("say why this caller is blocked")
     existing = block_of(session, help_request)
@@ -97,9 +97,10 @@ def unblock_caller(session: Session, *, blocked: BlockedCaller, operator_id: int
     session.commit()
 
 
-def blocked_callers(session: Session, *, line_ids: Collection[int] | None) -> list[BlockedCaller]:
-    """The blocks on these lines (None: every line), newest first."""
+def blocked_callers(session: Session, *, visible: Any = None) -> list[BlockedCaller]:
+    """The blocks the account sees (``visible``: the access policy's
+    ``blocked_caller_filter``; None: every line's), newest first."""
     query = select(BlockedCaller)
-    if line_ids is not None:
-        query = query.where(col(BlockedCaller.line_id).in_(list(line_ids)))
+    if visible is not None:
+        query = query.where(visible)
     return list(session.exec(query.order_by(col(BlockedCaller.created_at).desc())))

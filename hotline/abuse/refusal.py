@@ -9,12 +9,13 @@ of it is kept. A withheld number can be neither blocked nor counted: it is let t
 from __future__ import annotations
 
 from flask import request
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from hotline import ivr
 from hotline.abuse.blocking import is_blocked
 from hotline.abuse.limits import call_over_limit, sms_over_limit
 from hotline.config import LineSettings, Settings, normalise_number
+from hotline.models import CallSession
 from hotline.privacy import caller_hash
 from hotline.telephony import get_provider
 from hotline.voice.calls import CallEnv, caller_e164
@@ -27,11 +28,19 @@ from hotline.voice.texts import (
 )
 
 
-def call_refusal(session: Session, env: CallEnv, *, caller_number: str | None) -> str | None:
+def call_refusal(
+    session: Session, env: CallEnv, *, call_sid: str, caller_number: str | None
+) -> str | None:
     """TwiML for a call that is not taken (a blocked caller, or one calling too often);
-    None for a call the line answers."""
+    None for a call the line answers.
+
+    A second delivery of a call's first webhook (Twilio retrying, or two copies racing) is
+    the same call: it is neither counted again nor refused halfway.
+    """
     number = caller_e164(caller_number, env.line.country)
     if number is None:
+        return None
+    if session.exec(select(CallSession.id).where(CallSession.call_sid == call_sid)).first():
         return None
     hashed = caller_hash(number, env.settings.secrets.hash_pepper)
     if is_blocked(session, line_slug=env.line.slug, hashed_caller=hashed):

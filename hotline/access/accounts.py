@@ -215,9 +215,7 @@ def update_profile(
         operator.contact_id = store_contact(session, secrets, number).id
     if new_password:
         operator.password_hash = hash_password(new_password)
-        end_all_sessions(
-            session, operator.id, "password_changed", keep=keep_session, commit=False
-        )
+        end_all_sessions(session, operator.id, "password_changed", keep=keep_session, commit=False)
     session.add(operator)
     session.commit()
     return operator
@@ -232,12 +230,3 @@ def list_accounts(session: Session, *, where: Any = None) -> list[Operator]:
     return list(
         session.exec(query.order_by(Operator.active.desc(), Operator.display_name))  # type: ignore[attr-defined]
     )
-
-
-def visible_line_ids(session: Session, operator: Operator) -> set[int] | None:
-    """Ids of the Line rows an account may see; None when it may see every line."""
-    from hotline.models import Line
-
-    if not operator.lines:
-        return None
-    return set(session.exec(select(Line.id).where(Line.slug.in_(operator.lines))).all())  # type: ignore[attr-defined]

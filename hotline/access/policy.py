@@ -39,11 +39,11 @@ from hotline.models import (
     ApiToken,
     Assignment,
     AuditEvent,
+    BlockedCaller,
     CallSession,
     HelpRequest,
     Line,
     Operator,
-    SmsMessage,
     Volunteer,
     VolunteerLead,
 )
@@ -158,14 +158,17 @@ def lead_filter(principal: Principal) -> Any:
     return on_lines(principal, VolunteerLead.line_id)
 
 
-def call_filter(principal: Principal) -> Any:
-    """The calls the principal sees."""
-    return on_lines(principal, CallSession.line_id)
+def blocked_caller_filter(principal: Principal) -> Any:
+    """The blocked callers the principal sees (their lines' blocks)."""
+    return on_lines(principal, BlockedCaller.line_id)
 
 
-def message_filter(principal: Principal) -> Any:
-    """The SMS the principal sees (texts of no line: only a principal of every line)."""
-    return on_lines(principal, SmsMessage.line_id)
+def number_use_filter(principal: Principal) -> Any:
+    """The vault's audit entries the principal sees: the decryptions on its lines (their
+    line is in the entry's detail); a principal of every line also sees key rotations."""
+    if principal.all_lines:
+        return sa.true()
+    return col(AuditEvent.detail)["line"].as_integer().in_(principal.line_ids or [])
 
 
 def assignment_filter(principal: Principal) -> Any:
@@ -316,6 +319,14 @@ def check_call(principal: Principal, call: CallSession | None) -> CallSession:
     return call
 
 
+def check_blocked_caller(principal: Principal, blocked: BlockedCaller | None) -> BlockedCaller:
+    """A block on one of the principal's lines, which only coordinators may lift."""
+    if blocked is None or not principal.sees_line(blocked.line_id):
+        raise NotVisible("blocked caller", blocked.id if blocked else None)
+    check_coordinator(principal)
+    return blocked
+
+
 def check_coordinator(principal: Principal) -> Principal:
     """Coordinators only (accounts, leads' follow-up, everyone's tokens, the audit log)."""
     if not principal.is_coordinator:
@@ -372,13 +383,6 @@ def check_token(principal: Principal, token: ApiToken | None, owner: Operator | 
     if not may_manage_account(principal, owner):
         raise NotAllowed("someone else's token")
     return token
-
-
-def check_token_for(principal: Principal, account: Operator | None) -> Operator:
-    """An account the principal may make an API token for: itself, or a managed account."""
-    if account is not None and account.id == principal.id:
-        return account
-    return check_manage_account(principal, account)
 
 
 def check_read_audit(principal: Principal) -> Principal:

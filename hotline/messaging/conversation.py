@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -145,9 +146,10 @@ def offer_states(session: Session, help_request_ids: list[int]) -> dict[int, lis
     }
 
 
-def follow_up_requests(session: Session, *, line_ids: set[int] | None = None) -> list[FollowUp]:
-    """Accepted requests flagged "needs follow-up" on the given lines (None: all), oldest
-    first, each with the volunteer who accepted and when."""
+def follow_up_requests(session: Session, *, visible: Any = None) -> list[FollowUp]:
+    """Accepted requests flagged "needs follow-up" that the account sees (``visible``: the
+    access policy's ``request_filter``; None: every line's), oldest first, each with the
+    volunteer who accepted and when."""
     query = (
         select(HelpRequest, Assignment.volunteer_id, Volunteer.name, Assignment.responded_at)
         .outerjoin(
@@ -164,8 +166,8 @@ def follow_up_requests(session: Session, *, line_ids: set[int] | None = None) ->
         )
         .order_by(col(HelpRequest.follow_up_at), col(HelpRequest.created_at), col(HelpRequest.id))
     )
-    if line_ids is not None:
-        query = query.where(col(HelpRequest.line_id).in_(line_ids))
+    if visible is not None:
+        query = query.where(visible)
     return [
         FollowUp(help_request, volunteer_id, name, accepted_at)
         for help_request, volunteer_id, name, accepted_at in session.exec(query)

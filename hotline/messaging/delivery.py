@@ -56,7 +56,13 @@ def record_delivery(
     sms = session.exec(select(SmsMessage).where(SmsMessage.message_sid == message_sid)).first()
     if sms is None and sms_id is not None:
         candidate = session.get(SmsMessage, sms_id)
-        if candidate is not None and candidate.direction == "out" and not candidate.message_sid:
+        # An emptied body: the text was purged, and Twilio's id of it must not come back.
+        if (
+            candidate is not None
+            and candidate.direction == "out"
+            and not candidate.message_sid
+            and candidate.body
+        ):
             sms, sms.message_sid = candidate, message_sid
     if sms is None:
         log.info("delivery report for a message we did not send")

@@ -9,7 +9,6 @@ the answer given, so that a retried webhook gets the same answer and changes not
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -17,6 +16,7 @@ from sqlmodel import Session, col, select
 from hotline.config import LineSettings, Settings, normalise_number
 from hotline.db import line_row
 from hotline.dispatch import OPEN_ASSIGNMENT_STATUSES, AssignmentError, AssignmentStatus
+from hotline.http_bounds import plain_text
 from hotline.lifecycle import IllegalTransition
 from hotline.messaging.delivery import UNSUBSCRIBED
 from hotline.messaging.offers import answer_offer, details_text, offer_not_delivered
@@ -35,7 +35,6 @@ from hotline.privacy import caller_hash, redact_personal_details
 log = logging.getLogger(__name__)
 A = AssignmentStatus
 MAX_BODY = 1600  # Twilio's limit for one message; anything longer is not a reply
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 REPLIES = {Intent.ACCEPT: A.ACCEPTED, Intent.DECLINE: A.DECLINED, Intent.DONE: A.DONE}
 # What the volunteer is told after each outcome of their answer.
 ANSWER_TEXTS = {
@@ -89,7 +88,7 @@ def receive_sms(session: Session, *, settings: Settings, inbound: InboundSms) ->
         volunteer_id=volunteer.id if volunteer else None,
         direction="in",
         kind="reply",
-        body=redact_personal_details(CONTROL_CHARACTERS.sub(" ", inbound.body[:MAX_BODY])),
+        body=redact_personal_details(plain_text(inbound.body[:MAX_BODY])),
         message_sid=inbound.message_sid,
         status="received",
     )

@@ -138,12 +138,10 @@ FALLBACK_NOBODY = {
 # the line hangs up. Kind, since it may be someone confused rather than a prankster; the
 # city's general number follows when the line has one (GENERAL_NUMBER).
 RATE_LIMITED = {
-    "nl": "U hebt ons al vaak gebeld. Probeer het later opnieuw. "
-    "Bel bij een noodgeval 1 1 2.",
+    "nl": "U hebt ons al vaak gebeld. Probeer het later opnieuw. Bel bij een noodgeval 1 1 2.",
     "fr": "Vous nous avez déjà appelés de nombreuses fois. Veuillez réessayer plus tard. "
     "En cas d'urgence, appelez le 1 1 2.",
-    "en": "You have called us many times. Please try again later. "
-    "In an emergency, call 1 1 2.",
+    "en": "You have called us many times. Please try again later. In an emergency, call 1 1 2.",
 }
 # A caller a coordinator blocked: no request is made, the line hangs up.
 BLOCKED_CALLER = {

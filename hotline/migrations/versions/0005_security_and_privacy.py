@@ -30,6 +30,9 @@ def upgrade() -> None:
         sa.Column("scheduled_at", hotline.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", hotline.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("removed", sa.JSON(), nullable=False),
+        sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("claim", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("claimed_until", hotline.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["line_id"], ["line.id"], name=op.f("fk_purge_run_line_id_line")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_purge_run")),
         sa.UniqueConstraint("line_id", "day", name="uq_purge_run_day"),
@@ -115,8 +118,24 @@ def upgrade() -> None:
             sa.Column("purged_at", hotline.models.UTCDateTime(timezone=True), nullable=True)
         )
 
+    # The purge and "forget" look rows up by contact, caller and request: without these,
+    # each of their batches would scan whole tables while holding the write lock.
+    op.create_index(op.f("ix_help_request_contact_id"), "help_request", ["contact_id"])
+    op.create_index(op.f("ix_volunteer_lead_caller_hash"), "volunteer_lead", ["caller_hash"])
+    op.create_index(op.f("ix_volunteer_lead_contact_id"), "volunteer_lead", ["contact_id"])
+    op.create_index(op.f("ix_call_session_contact_id"), "call_session", ["contact_id"])
+    op.create_index(op.f("ix_call_session_help_request_id"), "call_session", ["help_request_id"])
+
 
 def downgrade() -> None:
+    for table, column in (
+        ("call_session", "help_request_id"),
+        ("call_session", "contact_id"),
+        ("volunteer_lead", "contact_id"),
+        ("volunteer_lead", "caller_hash"),
+        ("help_request", "contact_id"),
+    ):
+        op.drop_index(op.f(f"ix_{table}_{column}"), table_name=table)
     with op.batch_alter_table("volunteer_lead", schema=None) as batch_op:
         batch_op.drop_column("purged_at")
 

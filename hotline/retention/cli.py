@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+
+from hotline.db import get_engine, session_scope
+from hotline.models import utcnow
+from hotline.retention.due import RetentionError
+from hotline.retention.plan import plan_purge
+from hotline.retention.purging import purge
+from hotline.telephony import get_provider
 
 # What each count means, in plain words: (what it would do, what it did).
 WORDS = {
@@ -58,14 +67,8 @@ def purge_command(dry_run: bool, line_slug: str | None) -> None:
     transcripts and recordings of requests closed more than contact_days ago, and
     volunteers who left more than volunteer_days ago. The requests stay as anonymous
     rows, so the statistics do not change. The worker does this every night by itself.
+    Staff sessions that ended over 30 days ago are deleted too.
     """
-    from dataclasses import asdict
-
-    from hotline.db import get_engine, session_scope
-    from hotline.models import utcnow
-    from hotline.retention import RetentionError, plan_purge, purge
-    from hotline.telephony import get_provider
-
     settings = current_app.extensions["hotline.settings"]
     lines = [line_slug] if line_slug else None
     now = utcnow()
