@@ -139,6 +139,28 @@ def db_session(app) -> Iterator[Session]:
         yield session
 
 
+TIENEN_LINE = """
+[lines.tienen]
+name = "Tienen Helpt"
+phone_number = "+32 16 80 57 00"
+flow = "leuven"
+languages = ["nl", "fr", "en"]
+volunteer_sms = true
+sms_from = "+32 470 80 57 00"
+[lines.tienen.postcodes]
+3300 = "Tienen"
+"""
+
+
+def two_towns_config(tmp_path: Path) -> Path:
+    """The repository's config.toml with a second town, Tienen, beside Leuven."""
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    text = re.sub(r"^flows_dir = .*$", f'flows_dir = "{ROOT / "ivr_flows"}"', text, flags=re.M)
+    config = tmp_path / "two-towns.toml"
+    config.write_text(text + TIENEN_LINE, encoding="utf-8")
+    return config
+
+
 class Twilio:
     """Posts webhooks the way Twilio does: form-encoded and signed with the auth token."""
 

@@ -42,7 +42,7 @@ from hotline.models import (
     utcnow,
 )
 from hotline.privacy import store_contact
-from tests.conftest import ROOT, STAFF_PASSWORD, StaffClient
+from tests.conftest import STAFF_PASSWORD, StaffClient, two_towns_config
 
 # --- how every route is classified ---------------------------------------------------------
 #
@@ -158,27 +158,11 @@ PLAUSIBLE_FORM = {
     "seen": "",
 }
 
-TWO_TOWNS = """
-[lines.tienen]
-name = "Tienen Helpt"
-phone_number = "+32 16 80 57 00"
-flow = "leuven"
-languages = ["nl", "fr", "en"]
-volunteer_sms = true
-sms_from = "+32 470 80 57 00"
-[lines.tienen.postcodes]
-3300 = "Tienen"
-"""
-
 
 @pytest.fixture
 def two_towns_app(app_config, tmp_path):
     """The repository's configuration with a second town, Tienen, beside Leuven."""
-    text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    text = re.sub(r"^flows_dir = .*$", f'flows_dir = "{ROOT / "ivr_flows"}"', text, flags=re.M)
-    config = tmp_path / "two-towns.toml"
-    config.write_text(text + TWO_TOWNS, encoding="utf-8")
-    app = create_app({**app_config, "config_file": config})
+    app = create_app({**app_config, "config_file": two_towns_config(tmp_path)})
     yield app
     app.extensions["hotline.engine"].dispose()
 

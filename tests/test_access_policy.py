@@ -6,8 +6,6 @@ that town in the UI (and nothing beyond it), then the command line acting as the
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlmodel import Session, select
 
@@ -28,27 +26,13 @@ from hotline.models import (
     Volunteer,
     VolunteerLead,
 )
-from tests.conftest import ROOT, STAFF_PASSWORD, StaffClient
-
-TIENEN = """
-[lines.tienen]
-name = "Tienen Helpt"
-phone_number = "+32 16 80 57 00"
-flow = "leuven"
-languages = ["nl", "fr", "en"]
-[lines.tienen.postcodes]
-3300 = "Tienen"
-"""
+from tests.conftest import STAFF_PASSWORD, StaffClient, two_towns_config
 
 
 @pytest.fixture
 def towns(app_config, tmp_path):
     """An installation serving Leuven and Tienen."""
-    text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    text = re.sub(r"^flows_dir = .*$", f'flows_dir = "{ROOT / "ivr_flows"}"', text, flags=re.M)
-    config = tmp_path / "towns.toml"
-    config.write_text(text + TIENEN, encoding="utf-8")
-    app = create_app({**app_config, "config_file": config})
+    app = create_app({**app_config, "config_file": two_towns_config(tmp_path)})
     yield app
     app.extensions["hotline.engine"].dispose()
 
