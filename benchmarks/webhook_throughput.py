@@ -7,7 +7,7 @@ Each is loaded by client processes posting signed webhooks for a bounded time:
   --webhook voice: `POST /twilio/voice`, every one a new call (new CallSid: a vault
     write, a call session, the first menu);
   --webhook sms: `POST /twilio/sms`, every one a new text (new MessageSid) from one of
-    200 registered volunteers, answered in TwiML (found by keyed hash, stored redacted,
+    1,000 registered volunteers, answered in TwiML (found by keyed hash, stored redacted,
     their open offers read, the answer stored for retries).
 Prints requests/s, latency percentiles and the ratio to the baseline.
 
@@ -50,7 +50,7 @@ BASELINE_APP = textwrap.dedent(
         return Response(TWIML, mimetype="text/xml")
     """
 )
-VOLUNTEERS = 200
+VOLUNTEERS = 1000  # each sends at most ~5 texts a run: below the SMS rate limit
 SEED_VOLUNTEERS = textwrap.dedent(
     f"""
     from datetime import date
