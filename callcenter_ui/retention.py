@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
@@ -46,9 +47,10 @@ def forget(request_id: int):
         )
         relay_written(session, get_redis)  # the recordings' deletion at the provider
         flash(
-            _(
-                "The resident is forgotten: %(count)d request(s) are now anonymous.",
-                count=report.requests,
+            ngettext(
+                "The resident is forgotten: %(num)d request is now anonymous.",
+                "The resident is forgotten: %(num)d requests are now anonymous.",
+                report.requests,
             ),
             "ok",
         )

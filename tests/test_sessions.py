@@ -148,13 +148,22 @@ def test_log_out_everywhere_needs_a_csrf_token(app, staff):
     assert _logged_in(olga.client)
 
 
-def test_a_session_left_idle_for_longer_than_the_idle_timeout_ends(app, staff):
+@pytest.mark.parametrize(
+    ("aged", "reason"),
+    [
+        # idle for longer than the idle timeout
+        ({"last_seen_at": timedelta(hours=2, minutes=1)}, "idle"),
+        # older than the maximum age, however active
+        ({"created_at": timedelta(hours=12, minutes=1)}, "expired"),
+    ],
+)
+def test_a_session_left_idle_or_too_old_ends(app, staff, aged, reason):
     olga = StaffClient(app, "olga")
-    _age_sessions(app, "olga", last_seen_at=timedelta(hours=2, minutes=1))
+    _age_sessions(app, "olga", **aged)
 
     assert not _logged_in(olga.client)
     [row] = _sessions(app, "olga")
-    assert row.ended_reason == "idle"
+    assert row.ended_reason == reason
 
 
 def test_a_page_refreshing_itself_keeps_no_session_alive_but_a_click_does(app, staff):
@@ -170,15 +179,6 @@ def test_a_page_refreshing_itself_keeps_no_session_alive_but_a_click_does(app, s
     assert _logged_in(olga.client)
     [after_click] = _sessions(app, "olga")
     assert utcnow() - after_click.last_seen_at < timedelta(minutes=1)
-
-
-def test_a_session_ends_at_its_maximum_age_however_active(app, staff):
-    olga = StaffClient(app, "olga")
-    _age_sessions(app, "olga", created_at=timedelta(hours=12, minutes=1))
-
-    assert not _logged_in(olga.client)
-    [row] = _sessions(app, "olga")
-    assert row.ended_reason == "expired"
 
 
 def test_the_timeouts_are_configurable(app_config, staff):

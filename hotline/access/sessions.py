@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, delete, or_, select, update
 
 from hotline.models import StaffSession, utcnow
 
@@ -144,8 +144,6 @@ def open_sessions(session: Session, operator_id: int) -> list[StaffSession]:
 
 def forget_old_sessions(session: Session, before: datetime) -> int:
     """Delete session records that ended (or were last seen) before ``before``."""
-    from sqlmodel import delete, or_
-
     result = session.exec(
         delete(StaffSession).where(
             or_(col(StaffSession.ended_at) < before, col(StaffSession.last_seen_at) < before)
