@@ -29,6 +29,9 @@ ACCESS_STATUS = re.compile(
     r"|\] \S+ \S+/\S+ [-\d/+]+ [1-5]\d\d [-\d]+ "  # HAProxy: ... timers status bytes ...
 )
 LOG_FILE_NAMES = ("*.log", "*stdout*", "*stderr*")
+# rq's job ids are uuid4s, logged after a call's arguments: "step=0) (55630640-d942-..."
+# would otherwise read as the number 0 55 63 06 40. No phone number is written as a uuid.
+UUID = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}(?![0-9A-Za-z])", re.I)
 
 
 def _public_numbers() -> set[str]:
@@ -52,6 +55,7 @@ PUBLIC = _public_numbers()
 def phone_numbers_in(line: str) -> list[str]:
     """The Belgian phone numbers written in ``line``, in any form, but the lines' own."""
     found = []
+    line = UUID.sub("<uuid>", line)
     for candidate in CANDIDATE.finditer(line):
         text = candidate.group().replace("%2B", "+")
         digits = ("+" if text.startswith("+") else "") + re.sub(r"\D", "", text)
