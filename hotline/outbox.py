@@ -69,8 +69,18 @@ def relay_written(session: Session, connect: Callable[[], redis.Redis]) -> int:
     Best effort: a Redis that is away costs a log line, never an error for the
     caller; the worker's relay sends the rows when Redis is back.
     """
-    if not session.info.pop("outbox_written", False):
+    if not take_written(session):
         return 0
+    return relay_safely(session, connect)
+
+
+def take_written(session: Session) -> bool:
+    """Whether ``session`` wrote outbox work since it was last asked (and forget that it did)."""
+    return bool(session.info.pop("outbox_written", False))
+
+
+def relay_safely(session: Session, connect: Callable[[], redis.Redis]) -> int:
+    """Relay pending rows now; a Redis that is away costs a log line and leaves them pending."""
     try:
         return relay_pending(session, connect())
     except Exception:

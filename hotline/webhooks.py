@@ -13,13 +13,23 @@ import re
 import time
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, g, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    after_this_request,
+    current_app,
+    g,
+    request,
+    url_for,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from hotline import ivr
 from hotline.abuse.refusal import call_refusal, sms_refused
 from hotline.config import Settings
-from hotline.db import DATABASE_UNAVAILABLE_ERRORS, get_session
+from hotline.db import DATABASE_UNAVAILABLE_ERRORS, get_engine, get_session
 from hotline.flows import get_flow
 from hotline.http_bounds import plain_text
 from hotline.messaging.delivery import record_delivery
@@ -33,7 +43,7 @@ from hotline.observability.metrics import (
     WEBHOOK_DURATION,
     WEBHOOK_RESPONSES,
 )
-from hotline.outbox import relay_written
+from hotline.outbox import relay_safely, take_written
 from hotline.queue import get_redis
 from hotline.telephony import Voice, get_provider
 from hotline.voice import callbacks, calls, connections, live_calls
@@ -156,8 +166,26 @@ def _twiml(body: str) -> Response:
 
 
 def relay_outbox() -> None:
-    """Push this request's outbox work to rq now; if Redis is away a worker catches up later."""
-    relay_written(get_session(), get_redis)
+    """Push this request's outbox work to rq once Twilio has the answer.
+
+    The relay runs when the response is closed, after the server wrote it: the caller
+    never waits for Redis (slow, away, or timing out). If Redis is away the worker's
+    relay sends the rows later; the work is in the database already.
+    """
+    if not take_written(get_session()):
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    @after_this_request
+    def relay_once_answered(response: Response) -> Response:
+        response.call_on_close(lambda: _relay_in_new_session(app))
+        return response
+
+
+def _relay_in_new_session(app) -> None:
+    # The request's session and app context are gone by the time the response closes.
+    with app.app_context(), Session(get_engine()) as session:
+        relay_safely(session, lambda: get_redis(app))
 
 
 def _replay_if_raced(env: calls.CallEnv, call_sid: str, answer):

@@ -31,7 +31,9 @@ ACCESS_STATUS = re.compile(
 LOG_FILE_NAMES = ("*.log", "*stdout*", "*stderr*")
 # rq's job ids are uuid4s, logged after a call's arguments: "step=0) (55630640-d942-..."
 # would otherwise read as the number 0 55 63 06 40. No phone number is written as a uuid.
-UUID = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}(?![0-9A-Za-z])", re.I)
+UUID = re.compile(
+    r"(?<![0-9A-Za-z])[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}(?![0-9A-Za-z])", re.IGNORECASE
+)
 
 
 def _public_numbers() -> set[str]:

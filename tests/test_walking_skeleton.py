@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import xml.etree.ElementTree as ET
 
 import sqlalchemy as sa
@@ -9,7 +12,7 @@ from rq import Queue
 from sqlmodel import SQLModel, select
 
 from hotline.models import CallSession, Contact, HelpRequest, OutboxMessage
-from tests.conftest import LEUVEN_NUMBER
+from tests.conftest import LEUVEN_NUMBER, PUBLIC_BASE_URL, Twilio
 
 CALLER = "+32470123456"
 CALL_SID = "CA" + "1" * 32
@@ -23,6 +26,11 @@ def call_params(**extra: str) -> dict[str, str]:
         "AccountSid": "AC" + "0" * 32,
         **extra,
     }
+
+
+def signed(validator, path: str, params: dict[str, str]) -> dict[str, str]:
+    """The header Twilio would send with ``params`` posted to ``path``."""
+    return {"X-Twilio-Signature": validator.compute_signature(PUBLIC_BASE_URL + path, params)}
 
 
 def twiml(response) -> ET.Element:
@@ -87,7 +95,6 @@ def test_when_redis_is_down_the_caller_still_gets_a_reference_and_the_worker_cat
     app_config, redis_url, redis_conn
 ):
     from hotline import create_app
-    from tests.conftest import Twilio
 
     down = create_app({**app_config, "redis_url": "redis://127.0.0.1:1/0"})
     root = walk_to_a_request(Twilio(down), SHOPPING_TODAY_IN_LEUVEN)
@@ -171,3 +178,55 @@ def test_no_raw_phone_number_is_stored_outside_the_vault(app, twilio, db_session
     # Nor in Redis: job arguments hold ids only.
     dump = b" ".join(str(redis_conn.dump(key)).encode() for key in redis_conn.keys("*"))
     assert national.encode() not in dump
+
+
+class SilentRedis:
+    """A TCP server that accepts connections and never answers: a Redis that hangs."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}/0"
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        with contextlib.suppress(OSError):
+            while True:
+                self.connections.append(self.server.accept()[0])
+
+    def close(self):
+        self.server.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def test_the_caller_hears_the_reference_before_anything_is_asked_of_a_hanging_redis(
+    app_config, redis_conn
+):
+    from hotline import create_app
+
+    silent = SilentRedis()
+    hanging = create_app({**app_config, "redis_url": silent.url})
+    client = hanging.test_client()
+    validator = Twilio(hanging).validator
+    first = call_params()
+    root = twiml(
+        client.post("/twilio/voice", data=first, headers=signed(validator, "/twilio/voice", first))
+    )
+    for pressed in SHOPPING_TODAY_IN_LEUVEN:
+        url = next_step_url(root)
+        params = call_params(Digits=pressed) if pressed else call_params()
+        answer = client.post(url, data=params, headers=signed(validator, url, params))
+        root = twiml(answer)
+    # The reference is in the caller's ear; Redis has not been asked anything yet.
+    assert "Hangup" in [element.tag for element in root]
+    assert silent.connections == []
+    with hanging.extensions["hotline.engine"].connect() as connection:
+        assert connection.execute(sa.text("SELECT enqueued_at FROM outbox")).all() == [(None,)]
+
+    answer.close()  # the server has written the answer: now the relay tries, and gives up
+    assert len(silent.connections) >= 1
+    with hanging.extensions["hotline.engine"].connect() as connection:
+        assert connection.execute(sa.text("SELECT enqueued_at FROM outbox")).all() == [(None,)]
+    silent.close()
+    hanging.extensions["hotline.engine"].dispose()
