@@ -381,3 +381,51 @@ class PurgeRun(SQLModel, table=True):
     step: int = 0
     claim: str | None = Field(default=None, max_length=32)
     claimed_until: datetime | None = _when(default=None)
+
+
+class OperatorWait(SQLModel, table=True):
+    """A caller waiting in the line's queue for an operator (hotline.voice.operator_queue).
+
+    One per time the caller reached the operators (the call's step then); ids and
+    statuses only, never a number.
+    """
+
+    __tablename__ = "operator_wait"
+    __table_args__ = (
+        sa.UniqueConstraint("call_session_id", "step", name="uq_operator_wait_call_step"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_session_id: int = Field(foreign_key="call_session.id", index=True)
+    line_id: int = Field(foreign_key="line.id", index=True)
+    step: int  # the call's step whose answer put the caller in the queue
+    status: str = Field(default="waiting", max_length=16, index=True)  # waiting|bridged|left
+    enqueued_at: datetime = _when(default_factory=utcnow)
+    ended_at: datetime | None = _when(default=None)
+    turns: int = 0  # wait sentences said so far (which one comes next)
+    # The operator leg that was told about this caller (its whisper), and the one that
+    # was put through to them (Twilio's DequeingCallSid): the same but in a race.
+    claimed_by_ring_id: int | None = None
+    bridged_ring_id: int | None = None
+
+
+class OperatorRing(SQLModel, table=True):
+    """One operator's phone rung (by REST) for a waiting caller: its own call leg."""
+
+    __tablename__ = "operator_ring"
+    __table_args__ = (
+        sa.UniqueConstraint("wait_id", "operator_index", name="uq_operator_ring_phone"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    wait_id: int = Field(foreign_key="operator_wait.id", index=True)
+    # The phone's place in the line's operator_numbers: the number itself stays in config.
+    operator_index: int
+    call_sid: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    # pending -> placing -> ringing -> answered | canceled | ended; canceled before placing
+    status: str = Field(default="pending", max_length=16, index=True)
+    created_at: datetime = _when(default_factory=utcnow)
+    placed_at: datetime | None = _when(default=None)
+    answered_at: datetime | None = _when(default=None)
+    ended_at: datetime | None = _when(default=None)
+    operator_id: int | None = Field(default=None, foreign_key="operator.id", index=True)
