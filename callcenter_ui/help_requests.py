@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -17,6 +28,7 @@ from hotline.access import policy
 from hotline.audit import history
 from hotline.config import Settings
 from hotline.db import get_session, line_row
+from hotline.http_bounds import MAX_ID
 from hotline.lifecycle import TRANSITIONS, IllegalTransition
 from hotline.messaging.conversation import follow_up_requests, offer_states
 from hotline.models import HelpRequest, Line, Operator, Volunteer
@@ -59,7 +71,20 @@ def set_request_choices(form, line, *, languages=vocabulary.LANGUAGES, blank_lan
 
 
 def labels_for() -> dict[str, str]:
-    """Translated labels of categories, urgencies, languages and statuses."""
+    """Translated labels of categories, urgencies, languages and statuses.
+
+    Built once per web request and language (the queue asks for a label in every cell:
+    rebuilding the dict each time was most of the queue page's time at a crisis's scale).
+    """
+    locale = str(get_locale())
+    cached = g.get("_labels")
+    if cached is None or cached[0] != locale:
+        cached = (locale, _labels())
+        g._labels = cached
+    return cached[1]
+
+
+def _labels() -> dict[str, str]:
     return {
         "groceries": _("groceries or pharmacy"),
         "meal": _("a meal"),
@@ -100,20 +125,36 @@ def _filters() -> triage.QueueFilters:
     )
 
 
+def _after() -> int | None:
+    """The ``after`` of the queue's next-page link: a request id, or None (the first page)."""
+    after = request.args.get("after", type=int)
+    return after if after is not None and 0 < after <= MAX_ID else None
+
+
 def _queue_page(title: str, source: str | None = None):
     filters = _filters()
     if source:
         filters = triage.QueueFilters(**{**filters.__dict__, "source": source})
     session = get_session()
-    rows = triage.list_queue(
-        session, filters=filters, visible=policy.request_filter(current_principal())
+    page = triage.list_queue(
+        session,
+        filters=filters,
+        visible=policy.request_filter(current_principal()),
+        after=_after(),
     )
-    request_ids = [row.help_request.id for row in rows]
+    request_ids = [row.help_request.id for row in page.rows]
     template = "requests/_rows.html" if request.headers.get("HX-Request") else "requests/queue.html"
+    next_args = {key: value for key, value in request.args.items() if value and key != "after"}
     return render_template(
         template,
         title=title,
-        rows=rows,
+        rows=page.rows,
+        total=page.total,
+        is_first_page=_after() is None,
+        next_url=url_for(request.endpoint, **next_args, after=page.next_after)
+        if page.next_after
+        else None,
+        first_url=url_for(request.endpoint, **next_args),
         offers=offer_states(session, request_ids),
         # The call-backs list says how often each request was called back, and how it went.
         attempts=call_back_attempts(session, request_ids) if source == "callback" else None,

@@ -84,12 +84,31 @@ class Contact(SQLModel, table=True):
     last_seen_at: datetime = _when(default_factory=utcnow)
 
 
+# A request's place in the operators' queue, kept by the database itself (a generated
+# column, so that no writer can forget it): open requests whose automatic offers found no
+# volunteer first, then urgent ones, then the rest; closed requests after every open one.
+# With created_at and id it is the queue's order, which an index then serves (#15).
+# 0: no volunteer found, urgent · 1: no volunteer found · 2: urgent · 3: other open ·
+# 4: closed, urgent · 5: closed.
+QUEUE_RANK_SQL = (
+    "(CASE WHEN status NOT IN ('new', 'triaged', 'assigned', 'accepted') THEN 4"
+    " WHEN no_volunteer_at IS NOT NULL THEN 0 ELSE 2 END)"
+    " + (CASE WHEN urgency = 'today' THEN 0 ELSE 1 END)"
+)
+CLOSED_QUEUE_RANK = 4  # ranks below it are open requests
+
+
 class HelpRequest(SQLModel, table=True):
     """An anonymised request for help, as operators see it."""
 
     __tablename__ = "help_request"
     __table_args__ = (
         sa.UniqueConstraint("line_id", "reference", name="uq_help_request_reference"),
+        # The queue in its order: all lines, one line, one status, call-backs (oldest first).
+        sa.Index("ix_help_request_queue", "queue_rank", "created_at", "id"),
+        sa.Index("ix_help_request_line_queue", "line_id", "queue_rank", "created_at", "id"),
+        sa.Index("ix_help_request_status_queue", "status", "queue_rank", "created_at", "id"),
+        sa.Index("ix_help_request_source_queue", "source", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -126,6 +145,12 @@ class HelpRequest(SQLModel, table=True):
     purged_at: datetime | None = _when(default=None, index=True)
     # A coordinator used "forget this resident" (set together with purged_at).
     forgotten_at: datetime | None = _when(default=None)
+    # Computed by the database from status, no_volunteer_at and urgency (QUEUE_RANK_SQL):
+    # never set it; it is read after a write like any server default.
+    queue_rank: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Integer, sa.Computed(QUEUE_RANK_SQL, persisted=True)),
+    )
 
 
 class VolunteerLead(SQLModel, table=True):
@@ -257,6 +282,13 @@ class StaffSession(SQLModel, table=True):
 
 class Volunteer(SQLModel, table=True):
     """Someone who helps residents; the mobile number lives in the vault."""
+
+    __table_args__ = (
+        # Suggestions read a line's volunteers alphabetically, by postcode or all of them,
+        # a few at a time (hotline.suggestions); the operator's search too.
+        sa.Index("ix_volunteer_line_postcode_name", "line_id", "postcode", "name", "id"),
+        sa.Index("ix_volunteer_line_name", "line_id", "name", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     line_id: int = Field(foreign_key="line.id", index=True)

@@ -15,8 +15,8 @@ from hotline.audit import record
 from hotline.config import LineSettings, Secrets, normalise_number
 from hotline.dispatch import cancel_open_assignments
 from hotline.intake import create_help_request
-from hotline.lifecycle import OPEN_STATUSES, change_status
-from hotline.models import HelpRequest, Line, RequestStatus, utcnow
+from hotline.lifecycle import change_status
+from hotline.models import CLOSED_QUEUE_RANK, HelpRequest, Line, RequestStatus, utcnow
 from hotline.privacy import redact_personal_details, store_contact
 from hotline.vocabulary import CATEGORIES, LANGUAGES, URGENCIES
 
@@ -48,47 +48,66 @@ class QueueFilters:
     source: str | None = None
 
 
+QUEUE_PAGE_SIZE = 50  # rows per page of the queue: what an operator reads before acting
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue: its rows, how many requests match, and where the next page starts."""
+
+    rows: list[QueueRow]
+    # How many requests match, on all pages; None when filtered by category, postcode or
+    # language, which no index serves: counting those would read every open request.
+    total: int | None
+    next_after: int | None  # the id to pass as ``after`` for the next page; None: last page
+
+
 def list_queue(
     session: Session,
     *,
     filters: QueueFilters,
     visible: Any = None,
     now: datetime | None = None,
-    limit: int = 200,
-) -> list[QueueRow]:
-    """Open requests the account sees (``visible``: the access policy's ``request_filter``;
-    None: every line): those whose automatic offers found no volunteer first, then urgent
-    ones, then the oldest; call-backs strictly oldest first."""
+    limit: int = QUEUE_PAGE_SIZE,
+    after: int | None = None,
+) -> QueuePage:
+    """A page of the requests the account sees (``visible``: the access policy's
+    ``request_filter``; None: every line), open ones unless ``filters.status`` says
+    otherwise: those whose automatic offers found no volunteer first, then urgent ones,
+    then the oldest; call-backs strictly oldest first. ``after``: the last request of the
+    page before (keyset pagination).
+
+    The order is the generated column ``queue_rank`` with ``created_at`` and ``id``, which
+    the queue's indexes hold in that order: a page reads its own rows, not every open one.
+    """
     now = now or utcnow()
-    query = select(HelpRequest)
-    if visible is not None:
-        query = query.where(visible)
+    conditions = [] if visible is None else [visible]
     if filters.status:
-        query = query.where(HelpRequest.status == filters.status)
-    else:
-        query = query.where(col(HelpRequest.status).in_(OPEN_STATUSES))
+        conditions.append(HelpRequest.status == filters.status)
+    else:  # open: the ranks below CLOSED_QUEUE_RANK (an index range, unlike status IN ...)
+        conditions.append(col(HelpRequest.queue_rank) < CLOSED_QUEUE_RANK)
     for field in ("category", "postcode", "language", "source"):
         value = getattr(filters, field)
         if value:
-            query = query.where(getattr(HelpRequest, field) == value)
-    if filters.source == "callback":
-        order = (HelpRequest.created_at, HelpRequest.id)  # call-backs: strictly oldest first
+            conditions.append(getattr(HelpRequest, field) == value)
+    if filters.source == "callback":  # call-backs: strictly oldest first
+        order = (col(HelpRequest.created_at), col(HelpRequest.id))
     else:
-        no_volunteer_first = sa.case(
-            (
-                sa.and_(
-                    col(HelpRequest.no_volunteer_at).is_not(None),
-                    col(HelpRequest.status).in_(OPEN_STATUSES),
-                ),
-                0,
-            ),
-            else_=1,
-        )
-        urgent_first = sa.case((HelpRequest.urgency == "today", 0), else_=1)
-        order = (no_volunteer_first, urgent_first, HelpRequest.created_at, HelpRequest.id)
-    requests = list(session.exec(query.order_by(*order).limit(limit)))
+        order = (col(HelpRequest.queue_rank), col(HelpRequest.created_at), col(HelpRequest.id))
+    query = select(HelpRequest).where(*conditions)
+    if after is not None:
+        last = session.exec(select(*order).where(HelpRequest.id == after)).first()
+        if last is not None:
+            query = query.where(sa.tuple_(*order) > sa.tuple_(*last))
+    requests = list(session.exec(query.order_by(*order).limit(limit + 1)))
+    more, requests = len(requests) > limit, requests[:limit]
+    total = None
+    if not (filters.category or filters.postcode or filters.language):
+        total = session.exec(
+            select(sa.func.count()).select_from(HelpRequest).where(*conditions)
+        ).one()
     repeat_callers = _repeat_callers(session, requests)
-    return [
+    rows = [
         QueueRow(
             help_request=help_request,
             age=now - help_request.created_at,
@@ -97,6 +116,7 @@ def list_queue(
         )
         for help_request in requests
     ]
+    return QueuePage(rows=rows, total=total, next_after=requests[-1].id if more else None)
 
 
 def _repeat_callers(session: Session, requests: list[HelpRequest]) -> set[int]:

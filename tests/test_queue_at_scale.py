@@ -1,0 +1,171 @@
+"""The operators' queue when a crisis fills it: the right request on top, a page at a time.
+
+Hundreds of requests are written in one bulk insert (valid rows, no phone numbers), the
+way a busy week leaves them; the queue is then read as an operator reads it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from hotline.db import line_row
+from hotline.lifecycle import OPEN_STATUSES
+from hotline.models import CLOSED_QUEUE_RANK, HelpRequest, RequestStatus, utcnow
+from hotline.triage import QUEUE_PAGE_SIZE, QueueFilters, list_queue
+
+STATUSES = [status.value for status in RequestStatus]
+
+
+def fill_queue(app, count: int, *, seed: int = 15, **fixed) -> list[dict]:
+    """``count`` requests on the Leuven line with mixed statuses, urgencies and ages, as
+    one bulk insert; returns the rows written (with their ids)."""
+    rnd = random.Random(seed)
+    now = utcnow()
+    with Session(app.extensions["hotline.engine"]) as session:
+        line_id = line_row(session, app.extensions["hotline.settings"], "leuven").id
+        session.commit()
+    rows = []
+    for number in range(count):
+        status = rnd.choice(STATUSES)
+        created = now - timedelta(minutes=rnd.randint(1, 30 * 24 * 60))
+        rows.append(
+            {
+                "line_id": line_id,
+                "reference": f"{100000 + number:06d}",
+                "source": rnd.choice(["ivr", "ivr", "live", "callback"]),
+                "status": status,
+                "language": "nl",
+                "category": rnd.choice(["groceries", "meal", "dog", None]),
+                "postcode": rnd.choice(["3000", "3001", "3010"]),
+                "urgency": rnd.choice(["today", "coming_days", None]),
+                "message": "",
+                "notes": "",
+                "created_at": created,
+                "updated_at": created,
+                "no_volunteer_at": created if rnd.random() < 0.05 else None,
+                **fixed,
+            }
+        )
+    with app.extensions["hotline.engine"].begin() as connection:
+        result = connection.execute(
+            sa.insert(HelpRequest.__table__).returning(HelpRequest.__table__.c.id), rows
+        )
+        for row, (request_id,) in zip(rows, result.all(), strict=True):
+            row["id"] = request_id
+    return rows
+
+
+def queue_order(rows: list[dict]) -> list[int]:
+    """The order the queue promises, worked out in Python: open requests whose offers found
+    no volunteer first, then urgent ones, then the oldest."""
+    open_rows = [row for row in rows if row["status"] in OPEN_STATUSES]
+    return [
+        row["id"]
+        for row in sorted(
+            open_rows,
+            key=lambda row: (
+                row["no_volunteer_at"] is None,
+                row["urgency"] != "today",
+                row["created_at"],
+                row["id"],
+            ),
+        )
+    ]
+
+
+def references(html: str) -> list[str]:
+    return re.findall(r'<tr[^>]*data-reference="(\d{6})"', html)
+
+
+def test_the_queue_shows_the_most_urgent_oldest_request_first_among_300(app, operator):
+    rows = fill_queue(app, 300)
+    by_id = {row["id"]: row["reference"] for row in rows}
+    expected = [by_id[request_id] for request_id in queue_order(rows)]
+
+    html = operator.get("/requests/").get_data(as_text=True)
+
+    assert references(html) == expected[:QUEUE_PAGE_SIZE]
+    first = next(row for row in rows if row["reference"] == expected[0])
+    assert first["no_volunteer_at"] is not None and first["urgency"] == "today"
+
+
+def test_an_operator_pages_through_the_whole_queue_and_sees_every_open_request_once(
+    app, operator
+):
+    rows = fill_queue(app, 300)
+    by_id = {row["id"]: row["reference"] for row in rows}
+    expected = [by_id[request_id] for request_id in queue_order(rows)]
+
+    seen, url, pages = [], "/requests/", 0
+    while url:
+        html = operator.get(url).get_data(as_text=True)
+        seen += references(html)
+        pages += 1
+        found = re.search(r'<a href="([^"]+)" rel="next">', html)
+        url = found.group(1).replace("&amp;", "&") if found else None
+
+    assert seen == expected
+    assert pages == -(-len(expected) // QUEUE_PAGE_SIZE)
+    assert f"{len(expected)} requests in all" in operator.get("/requests/").get_data(as_text=True)
+
+
+def test_the_next_page_keeps_the_filters(app, operator):
+    rows = fill_queue(app, 300, category="meal")
+    first_page = operator.get("/requests/?category=meal").get_data(as_text=True)
+    next_url = re.search(r'<a href="([^"]+)" rel="next">', first_page).group(1)
+    assert "category=meal" in next_url
+    html = operator.get(next_url.replace("&amp;", "&")).get_data(as_text=True)
+    by_id = {row["id"]: row["reference"] for row in rows}
+    expected = [by_id[request_id] for request_id in queue_order(rows)]
+    assert references(html) == expected[QUEUE_PAGE_SIZE : 2 * QUEUE_PAGE_SIZE]
+    assert "Back to the top of the queue" in html
+
+
+def test_a_status_filter_and_the_call_backs_keep_their_own_order(app, db_session):
+    rows = fill_queue(app, 300)
+
+    triaged = list_queue(db_session, filters=QueueFilters(status="triaged"), limit=500).rows
+    call_backs = list_queue(db_session, filters=QueueFilters(source="callback"), limit=500).rows
+
+    assert [row.help_request.id for row in triaged] == queue_order(
+        [{**row, "status": "new"} for row in rows if row["status"] == "triaged"]
+    )
+    open_call_backs = [
+        row for row in rows if row["source"] == "callback" and row["status"] in OPEN_STATUSES
+    ]
+    assert [row.help_request.id for row in call_backs] == [
+        row["id"] for row in sorted(open_call_backs, key=lambda r: (r["created_at"], r["id"]))
+    ]
+
+
+def test_the_queue_rank_follows_every_change_of_status_urgency_and_offers(app, db_session):
+    """The database computes the rank: a request that changes never sits in the wrong place."""
+    [row] = fill_queue(app, 1, status="new", urgency="coming_days", no_volunteer_at=None)
+    help_request = db_session.get(HelpRequest, row["id"])
+    ranks = []
+    for change in (
+        {},
+        {"urgency": "today"},
+        {"no_volunteer_at": utcnow()},
+        {"urgency": None},
+        {"status": "done"},
+        {"urgency": "today"},
+    ):
+        for field, value in change.items():
+            setattr(help_request, field, value)
+        db_session.add(help_request)
+        db_session.commit()
+        db_session.refresh(help_request)
+        ranks.append(help_request.queue_rank)
+    assert ranks == [3, 2, 0, 1, 5, 4]
+
+
+def test_open_ranks_are_exactly_the_open_statuses(app, db_session):
+    fill_queue(app, 120)
+    for status, rank in db_session.exec(select(HelpRequest.status, HelpRequest.queue_rank)):
+        assert (rank < CLOSED_QUEUE_RANK) == (status in OPEN_STATUSES), status
