@@ -35,7 +35,7 @@ from hotline.http_bounds import plain_text
 from hotline.messaging.delivery import record_delivery
 from hotline.messaging.inbound import InboundSms, previous_answer, receive_sms
 from hotline.messaging.sending import status_callback_url
-from hotline.models import CallSession
+from hotline.models import CallSession, Operator, OperatorRing
 from hotline.observability.metrics import (
     CALLS_RECEIVED,
     INCIDENTS,
@@ -45,9 +45,11 @@ from hotline.observability.metrics import (
 )
 from hotline.outbox import relay_safely, take_written
 from hotline.queue import get_redis
-from hotline.telephony import Voice, get_provider
-from hotline.voice import callbacks, calls, connections, live_calls
+from hotline.telephony import DialPlan, QueuePlan, Voice, get_provider
+from hotline.voice import callbacks, calls, connections, live_calls, operator_queue
 from hotline.voice.texts import (
+    CALLER_LEFT,
+    CALLER_TAKEN,
     DATABASE_UNAVAILABLE,
     GENERAL_NUMBER,
     SCREEN_DECLINED,
@@ -81,7 +83,14 @@ SMS_STATUSES = frozenset(
 )
 # The database is down, unreachable, out of connections, or a SQLite file stayed locked.
 # Twilio's reports, which answer no TwiML.
-REPORTS = frozenset({"twilio.voice_status", "twilio.voice_transcription", "twilio.sms_status"})
+REPORTS = frozenset(
+    {
+        "twilio.voice_status",
+        "twilio.voice_transcription",
+        "twilio.sms_status",
+        "twilio.operator_leg_status",
+    }
+)
 
 
 def _settings() -> Settings:
@@ -144,19 +153,21 @@ def _call_env(line_number_field: str = "To") -> calls.CallEnv:
 
     transcription_url = url_for("twilio.voice_transcription") if line.transcribe else None
 
-    def render(actions, step: int, dial) -> str:
+    def render(actions, step: int, plan) -> str:
         return provider.render(
             actions,
             action_url=url_for("twilio.voice_step", step=step),
             voices=voices,
-            dial=dial,
+            dial=plan if isinstance(plan, DialPlan) else None,
             caller_id=line.phone_number,
             transcription_url=transcription_url,
+            queue=plan if isinstance(plan, QueuePlan) else None,
         )
 
     urls = calls.CallUrls(
         answered=lambda call_sid: url_for("twilio.voice_answered", call=call_sid),
         screen=lambda call_sid, target: url_for("twilio.voice_screen", call=call_sid, to=target),
+        queue_wait=url_for("twilio.queue_wait"),
     )
     return calls.CallEnv(settings=settings, line=line, flow=flow, render=render, urls=urls)
 
@@ -252,7 +263,7 @@ def _continue(env: calls.CallEnv, call_sid: str, step: int, recording_sid: str |
             speech=plain_text(request.form.get("SpeechResult")),
             recording_sid=recording_sid,
             dial_bridged=dial_bridged() if request.form.get("DialCallStatus") else None,
-            dial_status=request.form.get("DialCallStatus"),
+            queue_result=request.form.get("QueueResult", "")[:32] or None,
         )
     except calls.UnknownCall:
         # We lost track of this call (e.g. its first webhook failed): start it over
@@ -297,6 +308,124 @@ def voice_answered() -> Response:
         return _twiml(get_provider().proceed())
     text, voice = live_calls.whisper(answered, flow=env.flow, line_name=env.line.name)
     return _twiml(get_provider().say(text, voice))
+
+
+# -- the operators' queue (hotline.voice.operator_queue) ---------------------------------
+
+
+def _small_number(name: str) -> int | None:
+    value = request.form.get(name, "")
+    return int(value) if SMALL_NUMBER.fullmatch(value) else None
+
+
+@blueprint.post(operator_queue.WAIT_PATH)
+def queue_wait() -> Response:
+    """The Enqueue's waitUrl, asked again and again while the caller waits: one sentence
+    (a calm word, their place: Twilio's QueuePosition) while listening for *."""
+    env, call_sid = _call_env(), _call_sid()
+    turn = operator_queue.next_wait_turn(
+        get_session(),
+        flow=env.flow,
+        call_sid=call_sid,
+        position=_small_number("QueuePosition"),
+        queue_time=_small_number("QueueTime") or 0,
+    )
+    provider = get_provider()
+    if turn.actions is None:  # waited long enough (or not known as waiting): the message
+        return _twiml(provider.leave_queue())
+    voices = {
+        language.code: Voice(language.code, language.voice, rate=env.flow.speaking_rate)
+        for language in env.flow.languages.values()
+    }
+    return _twiml(
+        provider.render(turn.actions, action_url=url_for("twilio.queue_key"), voices=voices)
+    )
+
+
+@blueprint.post(operator_queue.WAIT_KEY_PATH)
+def queue_key() -> Response:
+    """A key pressed while waiting: * leaves the queue for the message; others wait on."""
+    _call_sid()
+    provider = get_provider()
+    if request.form.get("Digits", "").strip() == "*":
+        return _twiml(provider.leave_queue())
+    return _twiml(provider.keep_waiting(url_for("twilio.queue_wait")))
+
+
+def _ring_id() -> int:
+    ring = request.args.get("ring", "")
+    if not SMALL_NUMBER.fullmatch(ring):
+        abort(400, "ring missing or malformed")
+    return int(ring)
+
+
+@blueprint.post(operator_queue.LEG_ANSWERED_PATH)
+def operator_leg_answered() -> Response:
+    """An operator picked up the phone the line rang for a waiting caller: they hear, alone,
+    the whisper of the first caller waiting, then <Dial><Queue> puts them through."""
+    env, leg_sid, ring_id = _call_env("From"), _call_sid(), _ring_id()
+    answer = operator_queue.leg_answered(
+        get_session(),
+        env.settings,
+        line=env.line,
+        ring_id=ring_id,
+        leg_sid=leg_sid,
+        operator_number=request.form.get("To", ""),
+    )
+    provider = get_provider()
+    if answer.call is None:  # nobody waits any more: say so, and hang up
+        wanted = answer.operator.locale if answer.operator else None
+        language, voice = speaking_voice(env.flow, wanted)
+        said = (CALLER_TAKEN if answer.taken else CALLER_LEFT)[language]
+        return _twiml(provider.say(said, voice, hang_up=True))
+    answered = live_calls.AnsweredCall(call=answer.call, operator=answer.operator)
+    text, voice = live_calls.whisper(answered, flow=env.flow, line_name=env.line.name)
+    return _twiml(
+        provider.pick_up_from_queue(
+            whisper=text,
+            voice=voice,
+            queue_name=operator_queue.queue_name(env.line.slug),
+            bridged_url=url_for("twilio.queue_bridged", ring=ring_id),
+            ended_url=url_for("twilio.operator_leg_ended", ring=ring_id),
+        )
+    )
+
+
+@blueprint.post(operator_queue.BRIDGED_PATH)
+def queue_bridged() -> Response:
+    """<Queue url>, on the caller's call: they are put through to this operator's leg
+    (Twilio's DequeingCallSid). The call card is the operator's; other phones stop."""
+    env, call_sid, ring_id = _call_env(), _call_sid(), _ring_id()
+    operator_queue.caller_bridged(
+        get_session(), env.settings, line=env.line, caller_sid=call_sid, ring_id=ring_id
+    )
+    relay_outbox()
+    return _twiml(get_provider().proceed())
+
+
+@blueprint.post(operator_queue.LEG_ENDED_PATH)
+def operator_leg_ended() -> Response:
+    """The operator's <Dial><Queue> is over: after a conversation, goodbye; if nobody was
+    put through (the caller left just before), they hear so."""
+    env, _, ring_id = _call_env("From"), _call_sid(), _ring_id()
+    provider = get_provider()
+    session = get_session()
+    if operator_queue.leg_was_bridged(session, ring_id=ring_id):
+        return _twiml(provider.render([ivr.Hangup()], action_url=request.path, voices={}))
+    ring = session.get(OperatorRing, ring_id)
+    operator = session.get(Operator, ring.operator_id) if ring and ring.operator_id else None
+    language, voice = speaking_voice(env.flow, operator.locale if operator else None)
+    return _twiml(provider.say(CALLER_LEFT[language], voice, hang_up=True))
+
+
+@blueprint.post(operator_queue.LEG_STATUS_PATH)
+def operator_leg_status() -> Response:
+    """The status callback of an operator's leg: how it ended (no numbers kept)."""
+    _call_sid()
+    operator_queue.leg_over(
+        get_session(), ring_id=_ring_id(), status=request.form.get("CallStatus", "")[:32]
+    )
+    return Response(status=204)
 
 
 @blueprint.post("/voice/screen")

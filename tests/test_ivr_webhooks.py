@@ -49,6 +49,10 @@ OPERATORS = ["+32 16 27 20 00", "+32 16 27 20 01"]
 OPERATORS_E164 = ["+3216272000", "+3216272001"]
 
 STEP_URL = re.compile(r"/twilio/voice/step/(\d+)")
+# The caller waits for an operator in the line's queue; Twilio asks WAIT_URL what they hear.
+QUEUE_NAME = "hotline-leuven"
+WAIT_URL = "/twilio/voice/queue/wait"
+WAIT_KEY_URL = "/twilio/voice/queue/key"
 
 MUNICIPALITIES = {
     "nl": "Deze hulplijn helpt inwoners van Leuven, Heverlee, Kessel-Lo, Wilsele en Wijgmaal.",
@@ -78,7 +82,10 @@ CATEGORIES = {"1": "groceries", "2": "meal", "3": "errand", "4": "dog", "5": "ta
 
 # verb -> (attributes Twilio documents for it, verbs or nouns it may contain)
 TWIML = {
-    "Response": (set(), {"Say", "Pause", "Gather", "Record", "Dial", "Redirect", "Hangup"}),
+    "Response": (
+        set(),
+        {"Say", "Pause", "Gather", "Record", "Dial", "Redirect", "Hangup", "Enqueue", "Leave"},
+    ),
     "Say": ({"voice", "language", "loop"}, {"prosody"}),
     "prosody": ({"rate", "pitch", "volume"}, set()),
     "Pause": ({"length"}, set()),
@@ -107,8 +114,12 @@ TWIML = {
             "recordingStatusCallbackEvent", "answerOnBridge", "ringTone", "sequential",
             "referUrl", "referMethod",
         },
-        {"Number"},
+        {"Number", "Queue"},
     ),
+    "Enqueue": ({"action", "method", "waitUrl", "waitUrlMethod", "maxQueueSize",
+                 "workflowSid"}, set()),
+    "Leave": (set(), set()),
+    "Queue": ({"url", "method", "reservationSid", "postWorkActivitySid"}, set()),
     "Number": ({"sendDigits", "url", "method", "statusCallback", "statusCallbackEvent",
                 "statusCallbackMethod", "byoc"}, set()),
     "Redirect": ({"method"}, set()),
@@ -136,7 +147,7 @@ def assert_documented_twiml(element: ET.Element, parent: str | None = None) -> N
             assert value in ("true", "false"), (tag, name, value)
         elif name in NUMBER_ATTRIBUTES:
             assert value.isdigit() and int(value) > 0, (tag, name, value)
-        elif name in ("action", "transcribeCallback"):
+        elif name in ("action", "transcribeCallback", "waitUrl", "url"):
             assert value.startswith("/twilio/"), (tag, name, value)
     if tag == "Gather":
         assert element.get("input") in ("dtmf", "speech", "dtmf speech"), element.attrib
@@ -144,10 +155,12 @@ def assert_documented_twiml(element: ET.Element, parent: str | None = None) -> N
         assert (element.text or "").strip(), f"<{tag}> says nothing"
     if tag == "Say":
         assert [child.tag for child in element] in ([], ["prosody"])
-    if tag in ("Pause", "Record", "Hangup", "Gather", "Dial", "Response"):
+    if tag in ("Pause", "Record", "Hangup", "Gather", "Dial", "Response", "Leave"):
         assert not (element.text or "").strip(), f"<{tag}> holds text {element.text!r}"
     if tag == "Redirect":
-        assert STEP_URL.fullmatch(element.text or ""), element.text
+        assert STEP_URL.fullmatch(element.text or "") or element.text == WAIT_URL, element.text
+    if tag in ("Enqueue", "Queue"):  # a queue is named, one per line
+        assert element.text == QUEUE_NAME, element.text
     if tag == "Number":
         assert re.fullmatch(r"\+\d{8,15}", element.text or ""), element.text
     for child in element:
@@ -189,7 +202,7 @@ class Answer:
     @property
     def action(self) -> str:
         """Where Twilio posts what the caller did next: the action of the waiting verb."""
-        waiting = [e for e in self.root if e.tag in ("Gather", "Record", "Dial")]
+        waiting = [e for e in self.root if e.tag in ("Gather", "Record", "Dial", "Enqueue")]
         assert waiting, f"this answer waits for nothing: {self.body!r}"
         url = waiting[-1].get("action")
         assert STEP_URL.fullmatch(url), url
@@ -209,7 +222,17 @@ class Answer:
 
     def assert_hangs_up(self) -> None:
         assert self.verbs[-1] == "Hangup"
-        assert not {"Gather", "Record", "Dial", "Redirect"} & set(self.verbs)
+        assert not {"Gather", "Record", "Dial", "Redirect", "Enqueue"} & set(self.verbs)
+
+    def assert_waits_for_an_operator(self) -> None:
+        """The caller is put in the line's queue: Twilio asks WAIT_URL what they hear while
+        they wait, and posts how the wait ended to the Enqueue's action (a step URL)."""
+        assert self.verbs[-1] == "Enqueue", self.body
+        enqueue = self.only("Enqueue")
+        assert enqueue.text == QUEUE_NAME
+        assert (enqueue.get("waitUrl"), enqueue.get("waitUrlMethod")) == (WAIT_URL, "POST")
+        assert STEP_URL.fullmatch(enqueue.get("action")) and enqueue.get("method") == "POST"
+        assert "Dial" not in self.verbs  # nobody is dialled from the caller's own call
 
 
 # -- what the flow says ------------------------------------------------------------------------
@@ -303,12 +326,15 @@ class Call:
             "CallStatus": "in-progress",
         }  # fmt: skip
         self.answer: Answer | None = None
+        self.enqueued: Answer | None = None  # the answer that put the caller in the queue
         self.last: tuple[str, dict[str, str]] | None = None
 
     def post(self, url: str, **extra: str) -> Answer:
         params = {**self.params, **extra}
         self.last = (url, params)
         self.answer = Answer(self.twilio.post(url, params))
+        if "Enqueue" in self.answer.verbs:
+            self.enqueued = self.answer
         return self.answer
 
     def retry(self) -> Answer:
@@ -345,8 +371,38 @@ class Call:
         assert self.answer.verbs[-2:] == ["Record", "Redirect"]
         return self.post(self.answer.redirect)
 
+    def waits(self, *, position: int = 1, queue_time: int = 0, size: int = 1) -> Answer:
+        """Twilio asks the waitUrl what the caller hears next (again and again while they
+        wait), with the queue's parameters; the caller is back in the queue's wait music."""
+        assert self.enqueued is not None, "the caller is in no queue"
+        return self.post(
+            WAIT_URL,
+            QueueSid="QU" + "1" * 32,
+            QueuePosition=str(position),
+            QueueTime=str(queue_time),
+            AvgQueueTime="30",
+            CurrentQueueSize=str(size),
+            MaxQueueSize="1000",
+        )
+
+    def presses_while_waiting(self, key: str) -> Answer:
+        """A key pressed during a wait sentence: Twilio posts the wait's <Gather> action."""
+        assert self.answer.gather.get("action") == WAIT_KEY_URL
+        return self.post(WAIT_KEY_URL, Digits=key, QueueSid="QU" + "1" * 32)
+
+    def queue_ends(self, result: str, *, queue_time: int = 20) -> Answer:
+        """The caller is out of the queue: Twilio posts the Enqueue's action with QueueResult
+        (bridged: after the conversation; leave: <Leave/>; hangup, queue-full, error...)."""
+        assert self.enqueued is not None, "the caller is in no queue"
+        return self.post(
+            self.enqueued.only("Enqueue").get("action"),
+            QueueResult=result,
+            QueueSid="QU" + "1" * 32,
+            QueueTime=str(queue_time),
+        )
+
     def dial_ends(self, status: str) -> Answer:
-        """The <Dial> to the operators ended: Twilio posts its action with DialCallStatus."""
+        """A <Dial> (a masked call) ended: Twilio posts its action with DialCallStatus."""
         assert "Dial" in self.answer.verbs
         return self.post(
             self.answer.only("Dial").get("action"),
@@ -355,15 +411,15 @@ class Call:
             DialCallDuration="42" if status == "completed" else "0",
         )
 
-    def rings_out(self, status: str = "no-answer") -> Answer:
-        """Nobody picks up: the operators' phones ring every round (in between, the caller
-        hears a wait text) until the dial gives up; busy or failed phones end it at once."""
-        answer = self.dial_ends(status)
-        for _ in range(10):
-            if "Dial" not in answer.verbs:
-                return answer
-            answer = self.dial_ends(status)
-        raise AssertionError("the operators' phones never stop ringing")
+    def rings_out(self) -> Answer:
+        """Nobody picks up: the caller hears a sentence every few seconds until they have
+        waited the flow's max_wait; then they leave the queue for the message path."""
+        max_wait = FLOW["nodes"]["operator_connect"]["max_wait"]
+        every = FLOW["nodes"]["operator_connect"]["wait_every"]
+        for waited in range(0, max_wait, every):
+            assert self.waits(queue_time=waited).verbs == ["Gather"]
+        assert self.waits(queue_time=max_wait).verbs == ["Leave"]
+        return self.queue_ends("leave", queue_time=max_wait)
 
 
 @dataclass
@@ -688,8 +744,7 @@ def test_after_two_misses_inside_opening_hours_an_operator_is_dialled(leuven, la
     answer = call.silence()
     answer.assert_language(language)
     assert answer.says == [message("give_up", language), *texts("operator_connect", language)]
-    assert answer.verbs[-1] == "Dial"
-    assert [n.text for n in answer.only("Dial").iter("Number")] == OPERATORS_E164
+    answer.assert_waits_for_an_operator()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -743,7 +798,7 @@ def test_a_wrong_number_of_digits_for_the_postcode_counts_as_a_miss(leuven):
     assert answer.says == [message("invalid", "nl"), *menu_says("postcode", "nl", reminders=True)]
     answer = call.silence()
     assert answer.says == [message("give_up", "nl"), *texts("operator_connect", "nl")]
-    assert answer.verbs[-1] == "Dial"
+    answer.assert_waits_for_an_operator()
 
 
 # -- 0, 9 and * in every menu -------------------------------------------------------------------
@@ -756,8 +811,8 @@ def test_a_caller_who_presses_0_in_any_menu_reaches_an_operator(leuven, menu, la
     answer = call.press("0")
     answer.assert_language(language)
     assert answer.says == texts("operator_connect", language)
-    assert answer.verbs == ["Say", "Dial"]
-    assert [n.text for n in answer.only("Dial").iter("Number")] == OPERATORS_E164
+    assert answer.verbs == ["Say", "Enqueue"]
+    answer.assert_waits_for_an_operator()
     assert leuven.call_session(call).last_node == "operator_connect"
 
 
@@ -774,7 +829,7 @@ def test_a_caller_who_asks_for_a_person_out_loud_reaches_an_operator(leuven, men
     MENUS[menu](call, language)
     answer = call.speak(words)  # "talk to an operator" is not the category "talk"
     assert answer.says == texts("operator_connect", language)
-    assert answer.verbs == ["Say", "Dial"]
+    assert answer.verbs == ["Say", "Enqueue"]
 
 
 @pytest.mark.parametrize(("menu", "language"), MENU_CASES)
@@ -966,7 +1021,7 @@ def test_a_caller_with_a_postcode_outside_the_area_can_ask_for_an_operator(leuve
     at_postcode_unknown(call, "fr")
     answer = call.press("0")
     assert answer.says == texts("operator_connect", "fr")
-    assert answer.verbs == ["Say", "Dial"]
+    assert answer.verbs == ["Say", "Enqueue"]
     assert leuven.rows(HelpRequest) == []
 
 
@@ -1074,29 +1129,24 @@ def test_after_the_status_the_caller_can_end_the_call_or_go_back_to_the_main_men
 # -- an operator ---------------------------------------------------------------------------------
 
 
-def test_inside_hours_the_operators_phones_ring_with_the_line_number_as_caller_id(leuven):
+def test_inside_hours_the_caller_waits_in_the_lines_queue_and_no_number_is_in_the_answer(leuven):
     call = leuven.call()
     at_main(call, "en")
     answer = call.press("0")
-    dial = answer.only("Dial")
-    assert [n.text for n in dial.findall("Number")] == OPERATORS_E164
-    assert dial.get("callerId") == LEUVEN_NUMBER == "+3216272772"
-    assert dial.get("hangupOnStar") == "true"
-    assert dial.get("method") == "POST"
-    step = int(STEP_URL.fullmatch(dial.get("action")).group(1))
+    answer.assert_waits_for_an_operator()
+    step = int(STEP_URL.fullmatch(answer.only("Enqueue").get("action")).group(1))
     assert step == leuven.call_session(call).step
-    assert CALLER not in answer.body.decode()  # operators never see the resident's number
+    body = answer.body.decode()
+    assert CALLER not in body  # the caller's number is never in TwiML
+    assert not any(number in body for number in OPERATORS_E164)  # operators are rung by REST
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("status", ["no-answer", "busy", "failed"])
-def test_when_no_operator_answers_the_caller_leaves_a_message_and_is_called_back(
-    leuven, language, status
-):
+def test_when_no_operator_answers_the_caller_leaves_a_message_and_is_called_back(leuven, language):
     call = leuven.call()
     at_urgency(call, language)
     call.press("0")
-    answer = call.rings_out(status)
+    answer = call.rings_out()
     answer.assert_language(language)
     assert answer.says == texts("operator_unavailable", language) + texts(
         "callback_message", language
@@ -1113,12 +1163,21 @@ def test_when_no_operator_answers_the_caller_leaves_a_message_and_is_called_back
     assert leuven.call_session(call).help_request_id == request.id
 
 
+@pytest.mark.parametrize("result", ["queue-full", "error", "system-shutdown"])
+def test_a_queue_that_fails_the_caller_still_leads_to_the_message(leuven, result):
+    call = leuven.call()
+    at_main(call, "nl")
+    call.press("0")
+    answer = call.queue_ends(result, queue_time=0)
+    assert answer.says == texts("operator_unavailable", "nl") + texts("callback_message", "nl")
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_after_talking_with_an_operator_the_caller_may_still_leave_a_message(leuven, language):
     call = leuven.call()
     at_main(call, language)
     call.press("0")
-    answer = call.dial_ends("completed")
+    answer = call.queue_ends("bridged", queue_time=95)  # the operator hung up first
     assert answer.says == texts("after_operator", language)
     assert answer.verbs[-2:] == ["Record", "Redirect"]
     done = call.record_nothing()  # nothing to add: no request for it
@@ -1309,10 +1368,11 @@ def hang_up(call: Call) -> None:
     assert response.status_code == 204
 
 
-def test_a_caller_who_hangs_up_while_the_operators_phones_ring_gets_a_call_back(leuven):
+def test_a_caller_who_hangs_up_while_waiting_for_an_operator_gets_a_call_back(leuven):
     call = leuven.call()
     at_main(call, "fr")
-    assert "Dial" in call.press("0").verbs
+    call.press("0").assert_waits_for_an_operator()
+    call.waits()
     hang_up(call)
     callback = leuven.one(HelpRequest)
     assert (callback.source, callback.language, callback.recording_sid) == ("callback", "fr", None)
@@ -1342,17 +1402,6 @@ def test_the_status_callback_after_a_request_creates_nothing_more(leuven):
     call.record_nothing()
     hang_up(call)
     assert leuven.one(HelpRequest).source == "ivr"
-
-
-def test_the_operators_numbers_are_dialled_but_never_stored(leuven):
-    call = leuven.call()
-    at_main(call, "nl")
-    dial = call.press("0")
-    assert [n.text for n in dial.only("Dial").iter("Number")] == OPERATORS_E164
-    stored = leuven.call_session(call).last_response
-    assert not any(number in stored for number in OPERATORS_E164)
-    # A retry of that step still dials them.
-    assert [n.text for n in call.retry().only("Dial").iter("Number")] == OPERATORS_E164
 
 
 def test_a_status_callback_that_is_not_an_end_changes_nothing(leuven):

@@ -8,9 +8,9 @@ from .engine import (
     handle_input,
     operator_fallback,
     resume,
-    ring_again,
     run_effects,
     start_call,
+    wait_turn,
 )
 from .graph import flow_to_svg
 from .loader import FlowError, load_flow, load_flows
@@ -48,8 +48,8 @@ __all__ = [
     "load_flows",
     "operator_fallback",
     "resume",
-    "ring_again",
     "run_effects",
     "simulate",
     "start_call",
+    "wait_turn",
 ]

@@ -14,7 +14,6 @@ State keys (all JSON-serialisable):
     call_key   the key given to start_call (e.g. the CallSid)
     phone      at a phone node: "ask" (waiting for a number) or "confirm" (read back)
     explained  with reminders = "once": the node where 9 and * were first explained
-    ring_round at a dial node: which round of ringing the phones are in (1, 2, ...)
 """
 
 from __future__ import annotations
@@ -81,10 +80,7 @@ def handle_input(
         call.state["collected"][node.store] = bool(recording_url_present)
         call.forward(node, node.goto)
     elif isinstance(node, DialNode) and (digits or "").strip() == BACK_KEY:
-        call.forward(node, node.unavailable)  # * between two rounds of ringing: a message
-    elif isinstance(node, DialNode) and (digits or "").strip():
-        # Another key between two rounds: the caller still waits for a person.
-        call.actions.append(Dial(node.target, ring_seconds=node.ring_seconds))
+        call.forward(node, node.unavailable)  # * while waiting: a message instead
     elif isinstance(node, DialNode):
         call.forward(node, node.goto if context.operator_available else node.unavailable)
     elif isinstance(node, PhoneNode):
@@ -141,31 +137,45 @@ def operator_fallback(flow: Flow, state: dict, context: CallContext) -> Turn:
     return call.turn()
 
 
-def ring_again(flow: Flow, state: dict, context: CallContext) -> Turn:
-    """A dial rang a whole round and nobody answered yet: say the next wait text and ring
-    another round; after the dial node's last round, take its "unavailable" exit."""
-    call = _Call(flow, state, context)
-    node = call.node
-    ringing = call.state.get("ring_round", 1)
-    if not isinstance(node, DialNode) or ringing >= node.rounds or not node.wait:
-        return operator_fallback(flow, state, context)
-    call.state["ring_round"] = ringing + 1
-    # Said while listening for a key: * right after "press * to leave a message" is heard
-    # (whatever Twilio makes of * while the phones ring); no key: the phones ring again.
-    call.actions.append(
+def wait_turn(flow: Flow, state: dict, *, turn: int, position: int | None) -> list:
+    """What a caller waiting in the queue of a dial node hears next (turn 0, 1, 2, ...).
+
+    Each turn is one sentence said while listening for a key (the app answers * with a
+    message), then silence until ``wait_every`` seconds after the turn began; then the
+    next turn. Turn 0 is silence only: the dial node's own prompt was just said. Then the
+    ``wait`` texts in turn, with the caller's place (``position``, 1 = next) between two.
+    """
+    from .timing import listening  # timing uses the engine: imported when first needed
+
+    node = flow.nodes[state["node"]]
+    if not isinstance(node, DialNode):
+        raise ValueError(f"wait_turn() needs a call waiting at a dial node, not at '{node.id}'")
+    language = state["language"]
+    text: Text | None = None
+    place = None
+    if position is not None and node.place is not None and node.place_first is not None:
+        place = node.place_first if position <= 1 else node.place
+    if turn > 0 and node.wait and (turn % 2 == 1 or place is None):
+        text = node.wait[((turn - 1) // 2 if place is not None else turn - 1) % len(node.wait)]
+    elif turn > 0:
+        text = place
+    values = {**state.get("collected", {}), "position": str(position or 1)}
+    code = flow.language_code(language)
+    lines = prompts.speak([text[language]], code, values) if text is not None else []
+    spoken = listening(lines).seconds(flow.speaking_rate) if lines else 0.0
+    return [
         Gather(
-            actions=call.spoken([node.wait[(ringing - 1) % len(node.wait)]]),
+            actions=lines,
             num_digits=1,
             finish_on_key=None,
-            timeout=1,
+            # The rest of the turn is silence, listening on: a sentence every wait_every s.
+            timeout=max(2, round(node.wait_every - spoken)),
             speech_hints=[],
-            language=call.code,
+            language=code,
             listens_for_speech=False,
             falls_through=True,
         )
-    )
-    call.actions.append(Dial(node.target, ring_seconds=node.ring_seconds))
-    return call.turn()
+    ]
 
 
 def run_effects(
@@ -236,8 +246,7 @@ class _Call:
                 self.ended = True
                 return
             elif isinstance(node, DialNode):
-                self.state["ring_round"] = 1
-                self.actions.append(Dial(node.target, ring_seconds=node.ring_seconds))
+                self.actions.append(Dial(node.target))
                 return
         raise RuntimeError(f"{self.flow.source}: no input node reached from '{node_id}'")
 

@@ -17,6 +17,8 @@ from .schema import (
     CHECKS,
     COMMON_KEYS,
     CONDITIONS,
+    DEFAULT_MAX_WAIT,
+    QUEUE_TARGET,
     REMINDERS,
     BranchNode,
     CommonKey,
@@ -539,30 +541,64 @@ class _Reader:
         return tuple(values)
 
     def dial(self, node_id: str, table: dict) -> DialNode:
+        for gone in ("ring_seconds", "rounds"):
+            if gone in table:
+                raise self.error(
+                    node_id,
+                    gone,
+                    "is no longer used: the caller waits in a queue while the operators' "
+                    "phones ring once, for as long as the caller may wait. Write "
+                    "max_wait = <seconds> (e.g. the old rounds x ring_seconds) and "
+                    "wait_every = <seconds between two wait sentences, 7 to 10>",
+                )
+        target = self.get(table, "target", str, node_id, "")
+        queue_keys = ("wait", "place", "place_first", "wait_every", "max_wait")
+        if target != QUEUE_TARGET:
+            for key in queue_keys:
+                if key in table:
+                    raise self.error(
+                        node_id,
+                        key,
+                        f"only a dial to {QUEUE_TARGET} waits in a queue (this one rings "
+                        f"'{target}')",
+                    )
         self.table(
-            table,
-            node_id,
-            "",
-            ("type", "say", "target", "goto", "unavailable", "wait", "ring_seconds", "rounds"),
+            table, node_id, "", ("type", "say", "target", "goto", "unavailable", *queue_keys)
         )
         wait = self.texts(table["wait"], node_id, "wait") if "wait" in table else ()
-        ring_seconds = self.positive(table, "ring_seconds", node_id, "", None)
-        rounds = self.positive(table, "rounds", node_id, "", 1)
-        if rounds > 1 and not (wait and ring_seconds):
+        place = self.text(table["place"], node_id, "place") if "place" in table else None
+        place_first = (
+            self.text(table["place_first"], node_id, "place_first")
+            if "place_first" in table
+            else None
+        )
+        if place is not None:
+            for language, sentence in place.items():
+                if placeholders(sentence) != {"position"}:
+                    raise self.error(
+                        node_id,
+                        f"place.{language}",
+                        "must say the caller's place with {position}, and nothing else in braces",
+                    )
+        if (place is None) != (place_first is None):
             raise self.error(
-                node_id,
-                "rounds",
-                "needs wait texts and ring_seconds: what does the caller hear between rounds?",
+                node_id, "place", "needs place_first too (said when the caller is next)"
             )
+        wait_every = self.positive(table, "wait_every", node_id, "", 8)
+        max_wait = self.positive(table, "max_wait", node_id, "", DEFAULT_MAX_WAIT)
+        if max_wait < wait_every:
+            raise self.error(node_id, "max_wait", f"must be at least wait_every ({wait_every} s)")
         return DialNode(
             id=node_id,
             say=self.prompt(node_id, table, required=False),
-            target=self.get(table, "target", str, node_id, ""),
+            target=target,
             goto=self.get(table, "goto", str, node_id, ""),
             unavailable=self.get(table, "unavailable", str, node_id, ""),
             wait=wait,
-            ring_seconds=ring_seconds,
-            rounds=rounds,
+            place=place,
+            place_first=place_first,
+            wait_every=wait_every,
+            max_wait=max_wait,
         )
 
     def phone(self, node_id: str, table: dict) -> PhoneNode:
@@ -652,6 +688,8 @@ def _node_texts(node: Node) -> list[tuple[str, Text]]:
         texts += [(f"options.{key}.label", option.label) for key, option in node.options.items()]
     if isinstance(node, DialNode):
         texts += [(f"wait[{index}]", text) for index, text in enumerate(node.wait)]
+        if node.place_first is not None:
+            texts.append(("place_first", node.place_first))  # place: checked with the node
     return texts
 
 

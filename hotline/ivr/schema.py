@@ -34,6 +34,11 @@ CHECKS = ("postcode",)
 #   after_miss  only after a silence or a wrong key
 REMINDERS = ("every_menu", "once", "after_miss")
 
+# A dial to the operators puts the caller in a queue (the other targets are masked calls).
+QUEUE_TARGET = "operators"
+# Seconds a caller waits in the queue for an operator before the message path, by default.
+DEFAULT_MAX_WAIT = 60
+
 
 @dataclass(frozen=True, kw_only=True)
 class Language:
@@ -202,18 +207,28 @@ class EffectNode(Node):
 class DialNode(Node):
     """Connect the caller to people (the renderer knows who); unavailable if nobody answers.
 
-    With ``wait`` texts the phones ring in rounds of ``ring_seconds``: between two rounds
-    the caller hears the next wait text, so they are never left with ringing alone for
-    long; after ``rounds`` rounds without an answer the call goes to ``unavailable``.
+    A dial to the operators is a wait in a queue: the operators' phones ring (once, for
+    as long as the caller may wait) while the caller hears, one every ``wait_every``
+    seconds, the ``wait`` texts in turn with their place in the queue (``place``, or
+    ``place_first`` when they are next) between two of them, and may press * to leave a
+    message. After ``max_wait`` seconds without an operator the call goes to
+    ``unavailable``, as it does after *.
     """
 
     type: ClassVar[str] = "dial"
     target: str  # e.g. "operators"
     goto: str  # after a conversation that took place
     unavailable: str  # when nobody answered or the caller chose to leave a message
-    wait: tuple[Text, ...] = ()  # said between rounds of ringing, in turn
-    ring_seconds: int | None = None  # one round; None: the app's own ringing time
-    rounds: int = 1
+    wait: tuple[Text, ...] = ()  # said in turn while the caller waits for an operator
+    place: Text | None = None  # "You are number {position} in the queue."
+    place_first: Text | None = None  # "You are next."
+    wait_every: int = 8  # seconds from the start of one wait sentence to the next
+    max_wait: int = DEFAULT_MAX_WAIT  # seconds in the queue before the message path
+
+    @property
+    def queues(self) -> bool:
+        """Whether the caller waits in a queue (a dial to the operators) rather than a Dial."""
+        return self.target == QUEUE_TARGET
 
     def exits(self) -> list[Exit]:
         return [

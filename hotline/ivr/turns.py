@@ -55,8 +55,8 @@ class Gather:
     speech_model: str | None = None  # the recogniser; None: the provider chooses
     speech_timeout: int = 3  # seconds of silence that end a spoken answer
     listens_for_speech: bool = True  # False: keys only
-    # True: without a key the call goes on with the next action (e.g. the next round of
-    # ringing) instead of answering the silence.
+    # True: without a key the call goes on with the next action (e.g. the next sentence
+    # of a wait in the queue) instead of answering the silence.
     falls_through: bool = False
 
 
@@ -73,8 +73,7 @@ class Record:
 class Dial:
     """Connect the caller to a group of people, e.g. "operators"."""
 
-    target: str
-    ring_seconds: int | None = None  # one round of ringing; None: the app decides
+    target: str  # "operators" waits in a queue (see wait_turn()); others are rung directly
 
 
 @dataclass(frozen=True)

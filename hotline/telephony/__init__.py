@@ -59,6 +59,14 @@ class DialPlan:
     hangup_on_star: bool = False  # the caller may press * to stop waiting and leave a message
 
 
+@dataclass(frozen=True)
+class QueuePlan:
+    """A caller put in a queue (an IVR Dial to the operators): which one, what they hear."""
+
+    name: str  # the queue's name at the provider, one per line
+    wait_url: str  # asked again and again while the caller waits: what they hear next
+
+
 class Provider:
     """What the app needs from a telephony provider."""
 
@@ -77,9 +85,33 @@ class Provider:
         dial: DialPlan | None = None,
         caller_id: str | None = None,
         transcription_url: str | None = None,
+        queue: QueuePlan | None = None,
     ) -> str:
         """Turn IVR actions (hotline.ivr Say/Pause/Gather/...) into the provider's response;
-        a Dial rings ``dial``'s numbers showing ``caller_id``."""
+        a Dial rings ``dial``'s numbers showing ``caller_id``, or (with ``queue``) puts the
+        caller in that queue, leaving it posted to ``action_url``."""
+        raise NotImplementedError
+
+    def leave_queue(self) -> str:
+        """Instructions that take a waiting caller out of their queue (its action URL follows)."""
+        raise NotImplementedError
+
+    def keep_waiting(self, wait_url: str) -> str:
+        """Instructions that send a waiting caller back to what they hear while waiting."""
+        raise NotImplementedError
+
+    def pick_up_from_queue(
+        self,
+        *,
+        whisper: str,
+        voice: Voice,
+        queue_name: str,
+        bridged_url: str,
+        ended_url: str,
+    ) -> str:
+        """For an operator's answered phone: say ``whisper`` to them alone, then put them
+        through to the first caller in ``queue_name`` (``bridged_url`` runs on the caller's
+        side first); how it went is posted to ``ended_url``."""
         raise NotImplementedError
 
     def say(self, text: str, voice: Voice, *, hang_up: bool = False) -> str:
@@ -145,11 +177,26 @@ class Provider:
         ``before``, ring ``dial`` (all at once) showing ``caller_id``, say ``after``, hang up."""
         raise NotImplementedError
 
-    def create_call(self, *, to: str, from_: str, twiml: str, timeout: int = 30) -> str:
-        """Ring ``to`` (for ``timeout`` seconds) showing ``from_``; once answered, run ``twiml``.
+    def create_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        twiml: str | None = None,
+        url: str | None = None,
+        timeout: int = 30,
+        status_callback: str | None = None,
+    ) -> str:
+        """Ring ``to`` (for ``timeout`` seconds) showing ``from_``; once answered, run ``twiml``
+        (or what ``url`` answers then). How the call ends is posted to ``status_callback``.
 
         Returns the provider's call id. Raises TelephonyError.
         """
+        raise NotImplementedError
+
+    def cancel_call(self, call_sid: str) -> None:
+        """Stop a call that still rings (queued or ringing). One that was answered, ended or
+        never existed is left alone; a provider that cannot be reached raises TelephonyError."""
         raise NotImplementedError
 
     def fetch_recording(self, recording_sid: str) -> tuple[bytes, str]:

@@ -1,10 +1,11 @@
 """A local stand-in for Twilio's REST API: a real HTTP server for the real twilio client.
 
 It speaks the part of the API the hotline uses (send an SMS, list a number's messages,
-start a call, download and delete a recording), checks HTTP basic auth like Twilio, answers errors
-in Twilio's JSON shape, and records every request. ``hotline demo`` points the app at it,
-so that a demo sends nothing to Twilio's cloud; the tests use it to see exactly what
-reached "Twilio". It imports nothing from twilio: it is the other side of the wire.
+start a call, cancel one that still rings, download and delete a recording), checks HTTP
+basic auth like Twilio, answers errors in Twilio's JSON shape, and records every request.
+``hotline demo`` points the app at it, so that a demo sends nothing to Twilio's cloud;
+the tests use it to see exactly what reached "Twilio". It imports nothing from twilio:
+it is the other side of the wire.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ ACCOUNT_SID = "AC" + "a1" * 16
 AUTH_TOKEN = "f" * 32
 API = "/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})"
 RESOURCE = re.compile(API + r"/(?P<resource>Messages|Calls)\.json")
+# POST …/Calls/CA….json updates a call (Status=canceled stops one that still rings).
+CALL = re.compile(API + r"/Calls/(?P<sid>CA[0-9a-fA-F]{32})\.json")
+# What a call may be updated to (Twilio's Call resource: Status), and from which states.
+CALL_UPDATES = {
+    "canceled": ("queued", "ringing"),
+    "completed": ("queued", "ringing", "in-progress"),
+}
 # GET ….mp3 downloads a recording; DELETE ….json deletes it.
 RECORDING = re.compile(API + r"/Recordings/(?P<sid>RE[0-9a-fA-F]{32})\.(?P<format>mp3|json)")
 E164 = re.compile(r"\+[1-9]\d{6,14}")
@@ -46,6 +54,9 @@ class TwilioRequest:
     headers: dict[str, str]
     authenticated: bool
     status: int = 0  # what the fake answered
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic)
+    answer_status: str | None = None  # a call's status in the fake's answer to an update
+    created_sid: str | None = None  # the sid of the Message or Call it created
 
     @property
     def resource(self) -> str:
@@ -74,6 +85,8 @@ class FakeTwilio:
     recordings: dict[str, bytes] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)  # the Messages created, as Twilio lists them
+    # The Calls created, by sid, as Twilio holds them; tests move them on (answer_call).
+    placed: dict[str, dict] = field(default_factory=dict)
     answer_delay: float = 0.0  # seconds between creating a Message or Call and saying so
     url: str = ""
     # Called with every request that was answered (the demo prints a redacted line).
@@ -127,6 +140,52 @@ class FakeTwilio:
     def calls(self) -> list[TwilioRequest]:
         """The calls that "Twilio" accepted to start."""
         return self.created("Calls.json")
+
+    @property
+    def canceled_calls(self) -> list[str]:
+        """The sids of the calls "Twilio" was asked to cancel while they still rang, in order."""
+        return [
+            r.resource.removesuffix(".json")
+            for r in self.requests
+            if r.method == "POST"
+            and CALL.fullmatch(r.path)
+            and r.form.get("Status") == "canceled"
+            and r.status == 200
+            and r.answer_status == "canceled"
+        ]
+
+    def call_status(self, sid: str) -> str | None:
+        """A call's status as "Twilio" holds it now (queued, in-progress, canceled...)."""
+        with self._lock:
+            call = self.placed.get(sid)
+            return call["status"] if call else None
+
+    def answer_call(self, sid: str) -> None:
+        """The phone rung for call ``sid`` picks up (Twilio would now fetch its Url)."""
+        with self._lock:
+            self.placed[sid]["status"] = "in-progress"
+
+    def _keep_call(self, call: dict) -> None:
+        with self._lock:
+            self.placed[call["sid"]] = call
+
+    def _update_call(self, sid: str, form: dict[str, str]) -> tuple[int, dict]:
+        """Twilio's answer to an update of a call: what it holds now, or its error."""
+        with self._lock:
+            call = self.placed.get(sid)
+            if call is None:
+                return _error(404, 20404, f"The requested resource /Calls/{sid}.json was not found")
+            wanted = form.get("Status")
+            if wanted is not None:
+                if wanted not in CALL_UPDATES:
+                    return _error(400, 21218, f"Invalid Status: {wanted}")
+                if call["status"] not in CALL_UPDATES[wanted]:
+                    # Twilio leaves an answered call alone when asked to cancel it
+                    if wanted == "canceled" and call["status"] == "in-progress":
+                        return 200, dict(call)
+                    return _error(400, 21220, "Call is not in-progress. Cannot redirect.")
+                call["status"] = wanted
+            return 200, dict(call)
 
     @property
     def deleted_recordings(self) -> list[str]:
@@ -265,7 +324,8 @@ class _Handler(BaseHTTPRequestHandler):
         form = {key: values[0] for key, values in parse_qs(body, keep_blank_values=True).items()}
         path = self.path.split("?", 1)[0]
         resource, recording = RESOURCE.fullmatch(path), RECORDING.fullmatch(path)
-        match = resource or recording
+        call = CALL.fullmatch(path)
+        match = resource or recording or call
         authenticated = bool(match) and fake._authenticated(
             self.headers.get("Authorization", ""), match["account"]
         )
@@ -283,6 +343,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, created = _validate(kind, form) or _created(kind, resource["account"], form)
             if status == 201 and kind == "Messages":
                 fake._keep_message(created)
+            if status == 201 and kind == "Calls":
+                fake._keep_call(created)
             self.received.status = status
             self.close_connection = True
             return None
@@ -291,6 +353,12 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if failure is not None:
             return self._json(*_error(failure.status, failure.code, failure.message))
+        if call:
+            if self.command != "POST":
+                return self._json(*_error(405, 20004, "Method not allowed"))
+            status, answer = fake._update_call(call["sid"], form)
+            self.received.answer_status = answer.get("status") if status == 200 else None
+            return self._json(status, answer)
         if recording:
             wanted = ("GET", "mp3") if recording["format"] == "mp3" else ("DELETE", "json")
             audio = fake.recordings.get(recording["sid"])
@@ -310,7 +378,10 @@ class _Handler(BaseHTTPRequestHandler):
         answer = _validate(kind, form) or _created(kind, resource["account"], form)
         if answer[0] == 201 and kind == "Messages":
             fake._keep_message(answer[1])
+        if answer[0] == 201 and kind == "Calls":
+            fake._keep_call(answer[1])
         if answer[0] == 201:
+            self.received.created_sid = answer[1]["sid"]
             # Done, but the sender does not know yet: the moment a crash costs the most.
             time.sleep(fake.answer_delay)
         return self._json(*answer)

@@ -21,12 +21,12 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
-from twilio.twiml.voice_response import Dial, Gather, Say, VoiceResponse
+from twilio.twiml.voice_response import Dial, Enqueue, Gather, Say, VoiceResponse
 
 from hotline import ivr
 from hotline.config import Settings
 from hotline.privacy import redact_phone_numbers
-from hotline.telephony import DialPlan, Provider, TelephonyError, Voice
+from hotline.telephony import DialPlan, Provider, QueuePlan, TelephonyError, Voice
 
 # twilio's HTTP client logs request bodies (which hold phone numbers) at INFO.
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
@@ -37,6 +37,10 @@ REQUEST_TIMEOUT = 10
 RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 # twilio puts "Unable to create record: " before Twilio's own explanation.
 SDK_PREFIX = re.compile(r"^Unable to \w+ record: ")
+# Seconds an operator's <Dial><Queue> waits for a caller in an empty queue.
+QUEUE_PICK_UP_SECONDS = 5
+# Twilio's error for updating a call that is not in a state that allows it (e.g. ended).
+CALL_NOT_IN_PROGRESS = 21220
 TEXT_BODIES = ("application/json", "application/problem+json", "text/", "application/xml")
 
 
@@ -155,6 +159,7 @@ class TwilioProvider(Provider):
         dial: DialPlan | None = None,
         caller_id: str | None = None,
         transcription_url: str | None = None,
+        queue: QueuePlan | None = None,
     ) -> str:
         """TwiML for a list of IVR actions; every outcome is posted back to ``action_url``."""
         response = VoiceResponse()
@@ -197,14 +202,25 @@ class TwilioProvider(Provider):
                 # An empty recording skips the action and falls through to the next verb:
                 # send it to the engine too, which treats it as "no message".
                 response.redirect(action_url, method="POST")
+            elif isinstance(action, ivr.Dial) and queue is not None:
+                # The caller waits in the queue; the waitUrl is asked for what they hear,
+                # and the action learns how the wait ended (QueueResult).
+                response.append(
+                    Enqueue(
+                        queue.name,
+                        action=action_url,
+                        method="POST",
+                        wait_url=queue.wait_url,
+                        wait_url_method="POST",
+                    )
+                )
             elif isinstance(action, ivr.Dial):
                 if dial is None:
                     raise ValueError("an IVR Dial needs a DialPlan")
                 verb = Dial(
                     action=action_url,
                     method="POST",
-                    # A round of ringing: between rounds the caller hears a wait text.
-                    timeout=action.ring_seconds or dial.timeout,
+                    timeout=dial.timeout,
                     # The line's number, so the person rung never sees the caller's.
                     caller_id=caller_id,
                     # The caller may give up waiting and leave a message instead (press *).
@@ -274,6 +290,41 @@ class TwilioProvider(Provider):
     def proceed(self) -> str:
         """An empty TwiML response: a screening document that ends connects the call."""
         return str(VoiceResponse())
+
+    def leave_queue(self) -> str:
+        """TwiML <Leave/>: Twilio takes the caller out of the queue and posts the Enqueue's
+        action with QueueResult "leave"."""
+        response = VoiceResponse()
+        response.leave()
+        return str(response)
+
+    def keep_waiting(self, wait_url: str) -> str:
+        """TwiML that goes back to the waitUrl (a key other than * was pressed)."""
+        response = VoiceResponse()
+        response.redirect(wait_url, method="POST")
+        return str(response)
+
+    def pick_up_from_queue(
+        self,
+        *,
+        whisper: str,
+        voice: Voice,
+        queue_name: str,
+        bridged_url: str,
+        ended_url: str,
+    ) -> str:
+        """TwiML for an operator's leg: the whisper, then <Dial><Queue> of the line's queue
+        (Twilio connects its first caller; <Queue url> runs on the caller's call first)."""
+        response = VoiceResponse()
+        self._speak(
+            response, ivr.Say(text=whisper, language=voice.language), {voice.language: voice}
+        )
+        # An empty queue (the caller just left) would keep the operator waiting: a short
+        # timeout, then the action says so.
+        dial = Dial(action=ended_url, method="POST", timeout=QUEUE_PICK_UP_SECONDS)
+        dial.queue(queue_name, url=bridged_url, method="POST")
+        response.append(dial)
+        return str(response)
 
     def ask_for_key(self, *, prompt: str, voice: Voice, action_url: str, otherwise: str) -> str:
         """TwiML: one key, posted to ``action_url``; without one, ``otherwise`` and hang up."""
@@ -368,13 +419,41 @@ class TwilioProvider(Provider):
             response.message(body, action=status_url, method="POST" if status_url else None)
         return str(response)
 
-    def create_call(self, *, to: str, from_: str, twiml: str, timeout: int = 30) -> str:
+    def create_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        twiml: str | None = None,
+        url: str | None = None,
+        timeout: int = 30,
+        status_callback: str | None = None,
+    ) -> str:
         """Start an outgoing call through Twilio's Calls API; returns its sid ("CA...")."""
+        document = {"twiml": twiml} if twiml is not None else {"url": url, "method": "POST"}
+        report = (
+            {"status_callback": status_callback, "status_callback_method": "POST"}
+            if status_callback
+            else {}
+        )
         try:
-            call = self.client.calls.create(to=to, from_=from_, twiml=twiml, timeout=timeout)
+            call = self.client.calls.create(
+                to=to, from_=from_, timeout=timeout, **document, **report
+            )
         except (TwilioException, requests.RequestException) as error:
             raise _refused("start a call", error) from None
         return call.sid
+
+    def cancel_call(self, call_sid: str) -> None:
+        """Update the call's status to "canceled", which Twilio applies to a call that is
+        still queued or ringing only (one answered meanwhile goes on)."""
+        try:
+            self.client.calls(call_sid).update(status="canceled")
+        except (TwilioException, requests.RequestException) as error:
+            refused = _refused("cancel a call", error)
+            if refused.not_found or refused.code == CALL_NOT_IN_PROGRESS:
+                return  # over already, or answered: nothing rings any more
+            raise refused from None
 
     def fetch_recording(self, recording_sid: str) -> tuple[bytes, str]:
         """Download a recording as MP3, authenticated like every other request to Twilio."""

@@ -28,21 +28,20 @@ from hotline.messaging.texts import national_number
 from hotline.models import CallSession, Contact, HelpRequest, Line, VolunteerLead, utcnow
 from hotline.observability.metrics import IVR_STEPS
 from hotline.privacy import redact_personal_details, reveal_number, store_contact
-from hotline.telephony import DialPlan
-from hotline.voice import connections
+from hotline.telephony import DialPlan, QueuePlan
+from hotline.voice import connections, operator_queue
 from hotline.voice.callbacks import RESIDENT_RING_SECONDS
 from hotline.voice.texts import spoken_digits
 
 # Renders the actions of one turn for the provider; gets the step the answer belongs to
-# and whom a Dial among them rings.
-Renderer = Callable[[Sequence[object], int, DialPlan | None], str]
+# and whom a Dial among them rings (or the queue the caller waits in).
+Renderer = Callable[[Sequence[object], int, DialPlan | QueuePlan | None], str]
 
 # Twilio's stand-ins for a withheld caller ID (its support article "Why am I getting calls
 # from these strange numbers?"): RESTRICTED, BLOCKED, UNKNOWN, ANONYMOUS, UNAVAILABLE.
 WITHHELD_NUMBERS = frozenset(
     {"+7378742833", "+2562533", "+8656696", "+266696687", "+86282452253", "+464"}
 )
-OPERATOR_RING_SECONDS = 25
 # In stored answers, numbers are tokens, filled in again (from the configuration and the
 # vault) only in what is sent to the provider: see hide/fill below.
 TOKEN = re.compile(r">operator:(\d+)<|>contact:(\d+)<|\[\[number:(\d+)\]\]")
@@ -54,6 +53,7 @@ class CallUrls:
 
     answered: Callable[[str], str]  # (call_sid) -> an operator's phone picked up
     screen: Callable[[str, str], str]  # (call_sid, target) -> the person rung hears who calls
+    queue_wait: str = ""  # the waitUrl of the operators' queue: what a waiting caller hears
 
 
 @dataclass(frozen=True)
@@ -122,14 +122,16 @@ def continue_call(
     speech: str | None,
     recording_sid: str | None,
     dial_bridged: bool | None = None,
-    dial_status: str | None = None,
+    queue_result: str | None = None,
 ) -> str:
-    """A Gather, Record or Dial came back: feed the outcome to the engine, answer the next step.
+    """A Gather, Record, Dial or Enqueue came back: feed the outcome to the engine, answer
+    the next step.
 
     ``dial_bridged`` (for a Dial) says whether the caller was put through to someone;
-    if not (nobody answered, the caller pressed * while it rang, the person rung declined)
-    the dial node's "unavailable" exit is taken; but a round of ringing that only ran out
-    (``dial_status`` "no-answer") rings another round, if the dial node has more.
+    if not (nobody answered, the person rung declined) the dial node's "unavailable" exit
+    is taken. ``queue_result`` (Twilio's QueueResult, for the wait in the operators' queue)
+    does the same: "bridged" after a conversation, anything else ("leave" after * or the
+    longest wait, "hangup", "queue-full", "error") leads to the message.
     """
     call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
     if call is None:
@@ -146,9 +148,10 @@ def continue_call(
         # Put through only if the person rung also accepted with 1.
         dial_bridged = dial_bridged and call.bridged_at is not None
         _note_masked_call(session, env, call, line, node.target, dial_bridged)
-    if dial_bridged is False and dial_status == "no-answer":
-        turn = ivr.ring_again(env.flow, call.state, context)
-    elif dial_bridged is False:
+    if isinstance(node, DialNode) and node.queues and queue_result is not None:
+        dial_bridged = queue_result in operator_queue.QUEUE_RESULTS_BRIDGED
+        operator_queue.wait_ended(session, call=call, bridged=dial_bridged)
+    if dial_bridged is False:
         turn = ivr.operator_fallback(env.flow, call.state, context)
     else:
         turn = ivr.handle_input(
@@ -174,7 +177,9 @@ def _complete_turn(session: Session, env: CallEnv, call: CallSession, line: Line
     turn = ivr.run_effects(env.flow, turn, _context(env, call), perform)
     plan = None
     if turn.actions and isinstance(turn.actions[-1], ivr.Dial):
-        plan = _dial_plan(session, env, call, line, turn.actions[-1].target)
+        plan = _dial_plan(
+            session, env, call, line, turn.actions[-1].target, step=turn.state["step"]
+        )
         if plan is None:  # nobody to ring (any more): straight to the dial's other exit
             after = ivr.operator_fallback(env.flow, turn.state, _context(env, call))
             after = ivr.run_effects(env.flow, after, _context(env, call), perform)
@@ -192,9 +197,10 @@ def _complete_turn(session: Session, env: CallEnv, call: CallSession, line: Line
 
 
 def _dial_plan(
-    session: Session, env: CallEnv, call: CallSession, line: Line, target: str
-) -> DialPlan | None:
-    """Whom a Dial of the flow rings, as tokens; None when there is nobody to ring."""
+    session: Session, env: CallEnv, call: CallSession, line: Line, target: str, step: int
+) -> DialPlan | QueuePlan | None:
+    """Whom a Dial of the flow rings, as tokens (or, for the operators, the queue the caller
+    waits in while their phones ring); None when there is nobody to ring."""
     if target in connections.TARGETS:
         found = _party(session, env, call, line, target)
         if found is None:
@@ -207,12 +213,8 @@ def _dial_plan(
         )
     if not env.line.operator_numbers:
         return None
-    return DialPlan(
-        numbers=[f"operator:{index}" for index in range(len(env.line.operator_numbers))],
-        screen_url=env.urls.answered(call.call_sid),
-        timeout=OPERATOR_RING_SECONDS,
-        hangup_on_star=True,
-    )
+    operator_queue.enter_queue(session, call=call, line=line, line_settings=env.line, step=step)
+    return QueuePlan(name=operator_queue.queue_name(env.line.slug), wait_url=env.urls.queue_wait)
 
 
 def _party(session: Session, env: CallEnv, call: CallSession, line: Line, target: str):
@@ -468,6 +470,9 @@ def record_call_end(
     if call.ended_at is None:
         call.ended_at = utcnow()
     call.end_status = status
+    node = env.flow.nodes.get(call.state.get("node", ""))
+    if isinstance(node, DialNode) and node.queues:  # hung up while waiting: phones stop
+        operator_queue.wait_ended(session, call=call, bridged=False)
     source = _request_due_on_hangup(env.flow, call.state)
     # A call an operator answered is theirs to log ("call taken, not logged"), not a call-back.
     if call.help_request_id is None and call.answered_at is None and source is not None:

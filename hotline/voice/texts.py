@@ -33,6 +33,18 @@ OPERATOR_WHISPER = {
 ABOUT = {"nl": ", voor {what}", "fr": ", pour {what}", "en": ", about {what}"}
 URGENT = {"nl": ", dringend", "fr": ", urgent", "en": ", urgent"}
 
+# An operator picks up their phone rung for a waiting caller who is no longer waiting.
+CALLER_LEFT = {
+    "nl": "De beller heeft intussen ingehaakt of een bericht ingesproken. Dank u, tot ziens.",
+    "fr": "L'appelant a raccroché entre-temps ou a laissé un message. Merci, au revoir.",
+    "en": "The caller has hung up or left a message meanwhile. Thank you, goodbye.",
+}
+CALLER_TAKEN = {
+    "nl": "Een collega heeft deze beller al opgenomen. Dank u, tot ziens.",
+    "fr": "Un collègue a déjà pris cet appel. Merci, au revoir.",
+    "en": "A colleague has already taken this call. Thank you, goodbye.",
+}
+
 # Call-back, operator's leg: nothing is dialled before the operator presses 1, so that a
 # voicemail that picks up is never put through to a resident.
 CALL_BACK_GUARD = {

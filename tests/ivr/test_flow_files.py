@@ -115,7 +115,17 @@ def variant(tmp_path: Path, old: str, new: str) -> Path:
         ('code = "nl-BE"', 'code = "nl-BE"\nspeech_language = "vlaams"',
          "key 'languages.nl.speech_language': must look like \"nl-BE\""),
         ('unavailable = "dag"', 'unavailable = "dag"\nrounds = 3',
-         "node 'mens', key 'rounds': needs wait texts and ring_seconds"),
+         "node 'mens', key 'rounds': is no longer used: the caller waits in a queue"),
+        ('unavailable = "dag"', 'unavailable = "dag"\nring_seconds = 8',
+         "node 'mens', key 'ring_seconds': is no longer used: the caller waits in a queue"),
+        ('unavailable = "dag"', 'unavailable = "dag"\nplace = { nl = "Nummer {plaats}.", '
+         'en = "Number {plaats}." }\nplace_first = { nl = "U bent eerst.", en = "Next." }',
+         "node 'mens', key 'place.nl': must say the caller's place with {position}"),
+        ('unavailable = "dag"', 'unavailable = "dag"\nplace = { nl = "Nummer {position}.", '
+         'en = "Number {position}." }',
+         "node 'mens', key 'place': needs place_first too"),
+        ('unavailable = "dag"', 'unavailable = "dag"\nmax_wait = 5\nwait_every = 8',
+         "node 'mens', key 'max_wait': must be at least wait_every (8 s)"),
         ('[nodes.menu.options.1]', '[nodes.menu.options.1]\nlanguage = "de"',
          "node 'menu', key 'options.1.language': language 'de' is not offered"),
         ('[nodes.mens]\ntype = "dial"\ntarget = "operators"\ngoto = "dag"\nunavailable = "dag"',
