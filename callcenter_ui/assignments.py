@@ -50,11 +50,14 @@ from hotline.messaging.offers import answer_offer, offer_next
 from hotline.models import Assignment, HelpRequest, Line, SmsMessage, Volunteer, utcnow
 from hotline.outbox import relay_written
 from hotline.queue import get_redis
-from hotline.suggestions import Suggestion, suggest_volunteers
+from hotline.suggestions import Suggestion, find_volunteers, suggest_volunteers
 from hotline.volunteers import line_settings
 
 blueprint = Blueprint("assignments", __name__)
-SUGGESTED = 5  # how many suggestions the panel shows; the rest are in "other volunteers"
+SUGGESTED = 5  # how many suggestions the panel shows with their reasons
+MORE_SUGGESTED = 10  # the next best, in "other volunteers"; anyone else is found by search
+FOUND = 10  # how many volunteers a search shows
+MAX_SEARCH = 100  # characters of a search: names are at most 120, and one word is enough
 
 
 class AssignForm(FlaskForm):
@@ -78,7 +81,7 @@ class AssignmentPanel:
     line: LineSettings
     assignments: list[AssignmentRow]
     suggestions: list[Suggestion]  # the best few
-    others: list[Suggestion]  # every other eligible volunteer, still ranked
+    others: list[Suggestion]  # the next best (MORE_SUGGESTED at most), still ranked
     refusal: str | None  # why nobody can be assigned now, in the operator's language
     offer_sms: dict[int, SmsMessage]  # assignment id -> the SMS that offered it
     texts: dict[int, list[SmsMessage]]  # assignment id -> the texts with that volunteer
@@ -96,7 +99,11 @@ def assignment_panel(help_request: HelpRequest) -> AssignmentPanel:
         []
         if refusal
         else suggest_volunteers(
-            session, help_request=help_request, now=utcnow(), limit=None, line=line
+            session,
+            help_request=help_request,
+            now=utcnow(),
+            limit=SUGGESTED + MORE_SUGGESTED,
+            line=line,
         )
     )
     assignments = assignments_for_request(session, help_request_id=help_request.id)
@@ -156,6 +163,37 @@ def panel(request_id: int) -> str:
     fragment = request.headers.get("HX-Request") == "true"
     template = "assignments/_panel.html" if fragment else "assignments/page.html"
     return render_template(template, help_request=visible_request(request_id))
+
+
+@blueprint.get("/requests/<int:request_id>/volunteers")
+def find(request_id: int) -> str:
+    """Volunteers found by name, postcode or number (``?q=``), scored for the request: for
+    anyone beyond the suggestions. The bare list for htmx, else a page around it."""
+    help_request = visible_request(request_id)
+    text = (request.args.get("q") or "")[:MAX_SEARCH]
+    refusal = why_not_assignable(help_request)
+    found = (
+        []
+        if refusal
+        else find_volunteers(
+            get_session(),
+            help_request=help_request,
+            text=text,
+            now=utcnow(),
+            line=_line(help_request),
+            limit=FOUND + 1,
+        )
+    )
+    fragment = request.headers.get("HX-Request") == "true"
+    return render_template(
+        "assignments/_found.html" if fragment else "assignments/find.html",
+        help_request=help_request,
+        line=_line(help_request),
+        text=text,
+        found=found[:FOUND],
+        more=len(found) > FOUND,
+        refusal=translated(refusal) if refusal else None,
+    )
 
 
 @blueprint.post("/requests/<int:request_id>/assign")

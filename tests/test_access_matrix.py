@@ -97,6 +97,7 @@ ROUTES: dict[str, set[str]] = {
     "requests.duplicate": {LEUVEN_ID},
     "requests.cancel": {LEUVEN_ID},
     "assignments.panel": {LEUVEN_ID},
+    "assignments.find": {LEUVEN_ID},
     "assignments.assign": {LEUVEN_ID},
     "assignments.ask_best": {LEUVEN_ID},
     "assignments.reply": {LEUVEN_ID},

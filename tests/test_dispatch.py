@@ -579,7 +579,9 @@ def test_the_panel_of_a_closed_request_offers_no_assignment(app, db_session):
     assert 'name="volunteer_id"' not in html
 
 
-def test_the_panel_offers_everyone_else_beyond_the_first_five(app, operator, db_session):
+def test_the_panel_offers_the_next_best_beyond_the_first_five_and_a_search(
+    app, operator, db_session
+):
     for number in range(7):
         make_volunteer(app, db_session, name=f"Volunteer {number}")
     help_request = make_request(app, db_session)
@@ -587,8 +589,9 @@ def test_the_panel_offers_everyone_else_beyond_the_first_five(app, operator, db_
     html = operator.get(f"/requests/{help_request.id}/assignments").get_data(as_text=True)
 
     assert html.count('type="hidden" name="volunteer_id"') == 5
-    assert "2 other volunteers" in html
+    assert "2 more suggestions, or find any volunteer" in html
     assert len(re.findall(r'<option value="\d+">Volunteer', html)) == 2
+    assert f'action="/requests/{help_request.id}/volunteers"' in html
 
 
 def test_htmx_gets_the_bare_panel_and_a_browser_a_whole_page(app, operator, db_session):

@@ -160,12 +160,17 @@ def offer_next(
     wanted = min(line.offers_at_once - open_count, line.max_offers - len(assignments))
     offered: list[Assignment] = []
     if wanted > 0:
+        # Only the few wanted are ranked: never every volunteer of a large line.
         for suggestion in suggest_volunteers(
-            session, help_request=help_request, now=utcnow(), limit=None, line=line
+            session,
+            help_request=help_request,
+            now=utcnow(),
+            limit=wanted,
+            line=line,
+            exclude=asked,
+            reachable_by_sms=True,
         ):
             volunteer = suggestion.volunteer
-            if volunteer.id in asked or volunteer.sms_opted_out_at or not volunteer.contact_id:
-                continue
             offered.append(
                 offer_volunteer(
                     session,
@@ -175,8 +180,6 @@ def offer_next(
                     line=line,
                 )
             )
-            if len(offered) == wanted:
-                break
     if not offered and open_count == 0 and help_request.no_volunteer_at is None:
         help_request.no_volunteer_at = utcnow()
         session.add(help_request)
