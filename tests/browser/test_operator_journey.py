@@ -102,3 +102,46 @@ def test_an_operator_sees_a_call_arrive_triages_it_and_assigns_a_suggested_volun
 
     page.goto(live_app.base_url + "/dashboard/")
     shoot(page, "dashboard")
+
+
+def test_an_operator_finds_a_volunteer_beyond_the_suggestions_and_assigns_them(live_app, page):
+    from hotline.db import line_row
+    from hotline.intake import create_help_request
+
+    settings = live_app.extensions["hotline.settings"]
+    with Session(live_app.extensions["hotline.engine"]) as session:
+        create_operator(session, username="olga", display_name="Olga Peeters",
+                        password=STAFF_PASSWORD, locale="en")  # fmt: skip
+        line = line_row(session, settings, "leuven")
+        for number in range(20):  # the neighbours fill the suggestions
+            session.add(Volunteer(line_id=line.id, name=f"Neighbour {number:02d}",
+                                  postcode="3000", languages=["nl"], skills=["groceries"],
+                                  safety_accepted_at=utcnow()))  # fmt: skip
+        contact = store_contact(session, settings.secrets, "+32470555777")
+        session.add(Volunteer(line_id=line.id, name="Zeno Vandenberghe", contact_id=contact.id,
+                              postcode="2000", languages=["fr"], skills=["dog"],
+                              safety_accepted_at=utcnow()))  # fmt: skip
+        help_request = create_help_request(session, line=line, contact=None,
+                                           postcode="3000", category="groceries")  # fmt: skip
+        session.commit()
+        request_id = help_request.id
+
+    page.goto(live_app.base_url + "/login")
+    page.get_by_label("Gebruikersnaam").fill("olga")
+    page.get_by_label("Wachtwoord").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Aanmelden").click()
+    page.wait_for_url("**/requests/")
+    page.goto(f"{live_app.base_url}/requests/{request_id}")
+    assert page.locator(".suggestion").count() == 5
+    assert "Zeno" not in page.content()
+
+    page.get_by_text("more suggestions, or find any volunteer").click()
+    page.get_by_label("Find a volunteer").fill("vanden")  # htmx asks while she types
+    found = page.locator("#volunteer-search-results .suggestion", has_text="Zeno Vandenberghe")
+    found.wait_for()
+    assert "lives elsewhere (2000)" in found.inner_text()
+    found.get_by_role("button", name="Assign").click()
+    page.wait_for_url(re.compile(rf".*/requests/{request_id}$"))
+    assert page.locator("h1 .badge").first.inner_text() == "assigned"
+    assert "Zeno Vandenberghe" in page.locator(".assignments").inner_text()
+    assert "470555777" not in page.content()
