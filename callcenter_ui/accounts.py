@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask import session as flask_session
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -27,10 +28,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from callcenter_ui.auth import SESSION_KEY, coordinator_required, current_principal
+from callcenter_ui.volunteers import translated
 from hotline.access import accounts, policy
 from hotline.access.sessions import open_sessions
 from hotline.db import get_session
 from hotline.models import Operator
+from hotline.vocabulary import ENDONYMS
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/accounts")
 # The lines select's "every line" option (an account with no lines works on every line).
@@ -42,7 +45,11 @@ class NewAccountForm(FlaskForm):
     display_name = StringField(validators=[DataRequired(), Length(max=120)])
     password = PasswordField(validators=[DataRequired(), Length(min=accounts.MIN_PASSWORD_LENGTH)])
     coordinator = BooleanField()
-    locale = SelectField(choices=[SelectChoice("nl", "Nederlands"), SelectChoice("en", "English")])
+    locale = SelectField(choices=[])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.locale.choices = language_choices()
 
 
 class AccountForm(FlaskForm):
@@ -52,11 +59,20 @@ class AccountForm(FlaskForm):
 
 class ProfileForm(FlaskForm):
     display_name = StringField(validators=[DataRequired(), Length(max=120)])
-    locale = SelectField(choices=[SelectChoice("nl", "Nederlands"), SelectChoice("en", "English")])
+    locale = SelectField(choices=[])
     phone_number = TelField(validators=[Optional(), Length(max=32)])
     new_password = PasswordField(validators=[Optional(), Length(min=accounts.MIN_PASSWORD_LENGTH)])
     # Asked only with a new password: a browser left logged in cannot lock its owner out.
     current_password = PasswordField(validators=[Optional(), Length(max=256)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.locale.choices = language_choices()
+
+
+def language_choices() -> list[SelectChoice]:
+    """The call centre's languages, each in its own words ("français"), for choosing one."""
+    return [SelectChoice(code, name, render_kw={"lang": code}) for code, name in ENDONYMS.items()]
 
 
 @blueprint.route("/", methods=["GET", "POST"])
@@ -85,7 +101,7 @@ def index():
             )
         except accounts.AccountError as error:
             session.rollback()
-            form.username.errors = [str(error)]
+            form.username.errors = [translated(error)]
             status = 400
         else:
             flash(_("Account %(name)s created.", name=created.username), "ok")
@@ -145,7 +161,7 @@ def update(operator_id: int):
             )
         except accounts.AccountError as error:
             session.rollback()
-            flash(str(error), "error")
+            flash(translated(error), "error")
         else:
             flash(_("Account %(name)s updated.", name=operator.username), "ok")
     else:
@@ -183,10 +199,12 @@ def profile():
             )
         except accounts.AccountError as error:
             session.rollback()
-            form.phone_number.errors = [str(error)]
+            field = form._fields.get(error.field or "", form.phone_number)
+            field.errors = [*field.errors, translated(error)]
             status = 400
         else:
-            flash(_("Your profile is saved."), "ok")
+            with force_locale(operator.locale):  # the next page is in the language chosen
+                flash(_("Your profile is saved."), "ok")
             return redirect(url_for("accounts.profile"))
     elif form.is_submitted():
         status = 400

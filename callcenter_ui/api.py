@@ -107,20 +107,12 @@ def _api_error(error: ApiError):
 
 
 @blueprint.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
+def problem_for(error: HTTPException):
+    """Any HTTP error as problem details (the app's error pages hand API paths to this)."""
     code = (error.name or "error").lower().replace(" ", "_")
     headers = dict(error.get_headers())
     headers.pop("Content-Type", None)
     return problem(error.code or 500, code, error.name, error.description or "", headers)
-
-
-@blueprint.app_errorhandler(NotFound)
-def _no_route(error: NotFound):
-    """A path no rule matches at all (``/api/v1/requests/%0A``: <path:> stops at a newline)
-    is answered in JSON below /api/v1 too; elsewhere the app's usual 404 page."""
-    if request.path.startswith(f"{blueprint.url_prefix}/"):
-        return _http_error(error)
-    return error
 
 
 @blueprint.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

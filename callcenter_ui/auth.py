@@ -30,12 +30,17 @@ from hotline.access.accounts import authenticate
 from hotline.access.policy import AccessDenied, Principal
 from hotline.db import get_session
 from hotline.models import HelpRequest, Operator, VolunteerLead
+from hotline.vocabulary import N_
 
 blueprint = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.session_protection = "strong"
-login_manager.login_message = None  # the login page explains itself; no English flash
+# Flask-Login's own words, translated when shown (localize_callback).
+login_manager.login_message = N_("Please log in to see this page.")
+login_manager.login_message_category = "info"
+login_manager.needs_refresh_message = N_("Please log in again to see this page.")
+login_manager.localize_callback = _
 # The browser's cookie holds this session's secret (the database only its hash).
 SESSION_KEY = "hotline_sid"
 # Sent by the pages' own background refreshes: they keep no session alive.
@@ -122,9 +127,10 @@ def _to_the_login_page():
         current = urlsplit(request.headers.get("HX-Current-URL", ""))
         page = current.path + (f"?{current.query}" if current.query else "")
         response = current_app.response_class(status=401)
-        response.headers["HX-Redirect"] = url_for("auth.login", next=_safe_next(page or None))
+        response.headers["HX-Redirect"] = url_for("auth.login", next=safe_next(page or None))
         return response
-    return redirect(url_for("auth.login", next=_safe_next(request.full_path.rstrip("?"))))
+    flash(_(login_manager.login_message), login_manager.login_message_category)
+    return redirect(url_for("auth.login", next=safe_next(request.full_path.rstrip("?"))))
 
 
 def require_login():
@@ -152,8 +158,9 @@ class LoginForm(FlaskForm):
     password = PasswordField("password", validators=[DataRequired()])
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect (//host, /\\host, /<tab>/host...)."""
+def safe_next(target: str | None) -> str:
+    """Where to go after a login or a language switch: only a path on this site, never
+    an open redirect (//host, /\\host, /<tab>/host...)."""
     if target and target.startswith("/") and not any(c < " " or c == "\\" for c in target):
         parts = urlsplit(target)
         if not target.startswith("//") and not parts.scheme and not parts.netloc:
@@ -186,7 +193,7 @@ def login():
             get_session(), username=form.username.data, password=form.password.data
         )
         if result.operator is not None:
-            next_page = _safe_next(request.args.get("next"))
+            next_page = safe_next(request.args.get("next"))
             session.clear()  # nothing from before the login carries over
             session[SESSION_KEY] = sessions.start_session(get_session(), result.operator.id)
             principal = policy.principal_for(get_session(), result.operator)

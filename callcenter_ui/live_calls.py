@@ -31,7 +31,8 @@ from wtforms import SelectField, TextAreaField
 from wtforms.validators import Length
 
 from callcenter_ui.auth import current_principal
-from callcenter_ui.help_requests import labels_for, set_request_choices
+from callcenter_ui.help_requests import set_request_choices
+from hotline import vocabulary
 from hotline.access import policy
 from hotline.config import LineSettings
 from hotline.db import get_session
@@ -131,7 +132,7 @@ def changes(calls: list[LiveCall], seen: dict[int, str]) -> Changes:
 
 def announcement(found: Changes) -> str:
     """What a screen reader says about new calls and calls that ended unlogged."""
-    labels = labels_for()
+    labels = vocabulary.all_words()
     said = []
     for card in found.added:
         call = card.call

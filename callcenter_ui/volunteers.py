@@ -23,6 +23,7 @@ from wtforms import (
     DateField,
     Form,
     FormField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -34,8 +35,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from callcenter_ui.auth import coordinator_required, current_principal
-from callcenter_ui.offer_words import offer_event_text
-from hotline import intake
+from callcenter_ui.history_words import history_sentence
+from hotline import intake, vocabulary
 from hotline.access import policy
 from hotline.config import WEEKDAYS, LineSettings, Settings
 from hotline.db import get_session, line_row
@@ -118,7 +119,16 @@ class VolunteerForm(FlaskForm):
     skills = MultiCheckboxField(
         _l("Helps with"), validators=[DataRequired(_l("Choose at least one kind of help."))]
     )
-    availability = FormField(AvailabilityForm, label=_l("Availability"))
+    # "any": available at any time (stored as no days at all); "days": the days filled in.
+    availability_kind = RadioField(
+        _l("Availability"),
+        choices=[
+            SelectChoice("any", _l("Any time")),
+            SelectChoice("days", _l("Only on certain days and hours")),
+        ],
+        default="any",
+    )
+    availability = FormField(AvailabilityForm, label=_l("Days and hours"))
     has_car = BooleanField(_l("Has a car"))
     safety_accepted_on = DateField(_l("Safety instructions accepted on"), [Optional()])
     insurance_registered_on = DateField(_l("Registered for the insurance on"), [Optional()])
@@ -151,11 +161,37 @@ class VolunteerForm(FlaskForm):
             postcode=self.postcode.data.strip(),
             languages=self.languages.data,
             skills=self.skills.data,
-            availability={day: [self.availability[day].data] for day in WEEKDAYS},
+            availability=self.chosen_availability(),
             has_car=self.has_car.data,
             safety_accepted_on=self.safety_accepted_on.data,
             insurance_registered_on=self.insurance_registered_on.data,
         )
+
+    def availability_choice(self) -> str:
+        """ "any" or "days"; a form sent without the choice (a script, an older page) is
+        read by what it holds."""
+        if self.availability_kind.raw_data:
+            return self.availability_kind.data
+        return "days" if any(self.availability[day].data for day in WEEKDAYS) else "any"
+
+    def chosen_availability(self) -> dict[str, list[str]]:
+        """The days and hours filled in, or none at all (any time) when that is chosen."""
+        if self.availability_choice() != "days":
+            return {}
+        return {day: [self.availability[day].data] for day in WEEKDAYS}
+
+    def validate(self, extra_validators=None) -> bool:
+        """Check the form; the days' texts only count when certain days are chosen."""
+        if self.availability_choice() == "any":
+            for day in WEEKDAYS:
+                self.availability[day].data = ""
+        return super().validate(extra_validators)
+
+    def validate_availability_kind(self, field: RadioField) -> None:
+        if self.availability_choice() == "days" and not any(
+            self.availability[day].data for day in WEEKDAYS
+        ):
+            raise ValidationError(_("Fill in at least one day, or choose any time."))
 
     def show_error(self, error: VolunteerError) -> None:
         """Put a use case's refusal next to its field (or on top of the form)."""
@@ -171,22 +207,13 @@ class VolunteerForm(FlaskForm):
 
 
 def language_label(code: str) -> str:
-    """A language's name in the operator's language."""
-    return {"nl": _("Dutch"), "fr": _("French"), "en": _("English"), "de": _("German")}.get(
-        code, code
-    )
+    """A language's name in the operator's language (hotline.vocabulary)."""
+    return vocabulary.language_name(code)
 
 
 def skill_label(code: str) -> str:
-    """A kind of help (a request category) in the operator's language."""
-    return {
-        "groceries": _("Groceries or pharmacy"),
-        "meal": _("A meal"),
-        "errand": _("Errands (post, bank)"),
-        "dog": _("Walking the dog"),
-        "talk": _("A chat"),
-        "other": _("Something else"),
-    }.get(code, code)
+    """A kind of help (a request category) in the operator's language, as a list item."""
+    return vocabulary.capitalised(vocabulary.category_words(code))
 
 
 def weekday_label(day: str) -> str:
@@ -217,18 +244,7 @@ FIELD_LABELS = {
 
 def history_label(event: AuditEvent) -> str:
     """One line of a volunteer's (or a request's) history in the operator's language."""
-    detail = event.detail or {}
-    if event.action == "volunteer:updated":
-        changed = ", ".join(str(FIELD_LABELS.get(name, name)) for name in detail)
-        return _("Changed: %(fields)s", fields=changed)
-    offer_text = offer_event_text(event)
-    if offer_text is not None:
-        return offer_text
-    return {
-        "volunteer:created": _("Registered"),
-        "volunteer:deactivated": _("Deactivated"),
-        "volunteer:reactivated": _("Reactivated"),
-    }.get(event.action, event.action)
+    return history_sentence(event, FIELD_LABELS)
 
 
 def day_of(moment: datetime | None, line: LineSettings | None) -> date | None:
@@ -282,6 +298,7 @@ def _form_data(volunteer: Volunteer, line: LineSettings) -> dict[str, Any]:
         "postcode": volunteer.postcode,
         "languages": volunteer.languages,
         "skills": volunteer.skills,
+        "availability_kind": "days" if any(volunteer.availability.values()) else "any",
         "availability": {day: ", ".join(volunteer.availability.get(day, [])) for day in WEEKDAYS},
         "has_car": volunteer.has_car,
         "safety_accepted_on": moment_to_day(volunteer.safety_accepted_at, line.timezone),

@@ -19,6 +19,7 @@ from hotline.config import ConfigError, generate_secrets, load_settings
 from hotline.logging_setup import configure_logging
 from hotline.retention.cli import purge_command
 from hotline.vault_commands import vault
+from hotline.vocabulary import LANGUAGES
 
 
 def _create_app() -> Flask:
@@ -214,15 +215,19 @@ def serve(bind: str, workers: int) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
-def demo(host: str, port: int) -> None:
+@click.option(
+    "--verbose", is_flag=True, help="Also print every request and job (default: URLs, SMS, calls)."
+)
+def demo(host: str, port: int, verbose: bool) -> None:
     """Try the hotline locally: web app + worker on SQLite and an embedded Redis, demo data.
 
-    Stops cleanly on Ctrl-C: the worker and the embedded Redis stop with it.
+    The terminal shows the addresses, the demo login, and the SMS and calls the sandbox
+    would have sent. Stops cleanly on Ctrl-C: the worker and the embedded Redis stop with it.
     """
     from hotline.demo import run_demo
 
     try:
-        run_demo(host=host, port=port)
+        run_demo(host=host, port=port, verbose=verbose)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
 
@@ -253,7 +258,9 @@ def operator() -> None:
 @click.argument("username")
 @click.option("--name", "display_name", help="Full name shown in the UI (default: USERNAME).")
 @click.option("--coordinator", is_flag=True, help="May manage accounts.")
-@click.option("--locale", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+@click.option(
+    "--locale", type=click.Choice(list(LANGUAGES)), default="nl", show_default=True
+)
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
 )

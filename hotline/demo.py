@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -33,17 +34,30 @@ def _print_sandbox_request(request) -> None:
         click.echo(f"[Twilio sandbox] call to {to} (an operator's call-back)")
 
 
-def run_demo(*, host: str, port: int) -> None:
-    """Start an embedded Redis, a worker and the web app; stop all three on Ctrl-C or SIGTERM."""
+# Without --verbose the terminal shows what a newcomer needs: the URLs, the login, and the
+# SMS and calls of the sandbox; warnings and errors still come through.
+QUIET_LEVEL = "WARNING"
+
+
+def run_demo(*, host: str, port: int, verbose: bool = False) -> None:
+    """Start an embedded Redis, a worker and the web app; stop all three on Ctrl-C or SIGTERM.
+
+    ``verbose``: every log line of the web app and the worker too (each request, each job).
+    """
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     base_url = f"http://{host}:{port}"
     overrides = {"public_base_url": base_url}
+    if not verbose:
+        overrides["log_level"] = QUIET_LEVEL
+        logging.getLogger().setLevel(QUIET_LEVEL)
     settings = load_settings(overrides)
     redis_server = stop_sandbox = None
     # The worker watches this pid and stops if the demo vanishes without cleaning up.
     environment = dict(
         os.environ, HOTLINE_PUBLIC_BASE_URL=base_url, HOTLINE_WORKER_PARENT_PID=str(os.getpid())
     )
+    if not verbose:
+        environment["HOTLINE_LOG_LEVEL"] = QUIET_LEVEL
     if settings.redis_url is None:
         # This process owns the embedded Redis; the worker joins it through its socket,
         # so nothing but this process can shut it down, and Ctrl-C here stops it.
@@ -81,14 +95,16 @@ def run_demo(*, host: str, port: int) -> None:
         line = next(iter(settings.lines.values()))
         click.echo(
             f"\nLeuven Helpt demo is running ({created} demo requests created).\n"
-            f"  Call centre:      {base_url}/  (log in as {username} / {password})\n"
+            f"  Call centre:      {base_url}/  (log in as {username} / {password}; in Dutch,\n"
+            "                    French or English: the switch is at the top of every page)\n"
             f"  Voice webhook:    {base_url}/twilio/voice  (Twilio: 'A call comes in', POST)\n"
             f"  Status callback:  {base_url}/twilio/voice/status\n"
             f"  Line:             {line.name}, {line.phone_number}\n"
             f"  Twilio REST:      {twilio_note}\n"
             f"  Data:             {settings.instance_path}\n"
             "Try the menus in a terminal: hotline flow simulate\n"
-            "Press Ctrl-C to stop.\n"
+            + ("" if verbose else "Every request and job here too: hotline demo --verbose\n")
+            + "Press Ctrl-C to stop.\n"
         )
         server.serve_forever()
     except KeyboardInterrupt:

@@ -15,9 +15,9 @@ from hotline.privacy import store_contact
 # Numbers in a range no Belgian operator hands out to subscribers; they go to the vault anyway.
 DEMO_REQUESTS = [
     ("+32470000001", "nl", "groceries", "3000", "today", 50),
-    ("+32470000002", "nl", "talk", "3010", "soon", 35),
+    ("+32470000002", "nl", "talk", "3010", "coming_days", 35),
     ("+32470000003", "fr", "groceries", "3001", "today", 20),
-    ("+32470000004", "en", "dog", "3012", "soon", 5),
+    ("+32470000004", "en", "dog", "3012", "coming_days", 5),
 ]
 
 
@@ -33,10 +33,10 @@ def create_demo_login(session: Session) -> tuple[str, str]:
         create_operator(
             session,
             username=username,
-            display_name="Demo Coordinator",
+            display_name="Demo Coördinator",
             password=password,
             role="coordinator",
-            locale="en",
+            locale="nl",  # the clerks who try it first speak Dutch; the header switches
         )
     return DEMO_LOGIN
 

@@ -21,7 +21,7 @@ from hotline.audit import record
 from hotline.config import WEEKDAYS, LineSettings, Secrets, Settings
 from hotline.models import AuditEvent, Contact, Line, Volunteer, utcnow
 from hotline.privacy import caller_hash, store_contact
-from hotline.vocabulary import CATEGORIES, LANGUAGES
+from hotline.vocabulary import CATEGORIES, LANGUAGES, N_
 
 # A volunteer's skills are the request categories they are willing to help with.
 SKILLS = CATEGORIES
@@ -35,11 +35,6 @@ MOBILE_TYPES = (
 _TIME_RANGE = re.compile(
     r"(?P<h1>\d{1,2})(?:[:.hu](?P<m1>\d{2})?)?\s*[-–]\s*(?P<h2>\d{1,2})(?:[:.hu](?P<m2>\d{2})?)?"
 )
-
-
-def N_(message: str) -> str:
-    """Mark an English text for translation without translating it here (Babel extracts N_)."""
-    return message
 
 
 class TranslatableError(ValueError):

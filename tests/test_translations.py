@@ -1,10 +1,10 @@
-"""The call centre's Dutch: complete, faithful to the English placeholders, compiled.
+"""The call centre's Dutch and French: complete, faithful to the English placeholders, compiled.
 
 The UI's message ids are English (callcenter_ui/translations/messages.pot); Dutch is
-the default language, so a text missing from the Dutch catalogue shows up in English
-on an operator's screen. README, Translations, says how to update the catalogues.
-Whether a Dutch operator really sees Dutch is checked in
-tests/test_callcenter.py::test_the_ui_follows_the_operators_language.
+the default language, so a text missing from a catalogue shows up in English on an
+operator's screen. README, Translations, says how to update the catalogues. Whether an
+operator really reads only their language is checked page by page in
+tests/test_every_word_translated.py.
 """
 
 from __future__ import annotations
@@ -24,8 +24,12 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parent.parent
 UI = ROOT / "callcenter_ui"
 TEMPLATE = UI / "translations" / "messages.pot"
-DUTCH_PO = UI / "translations" / "nl" / "LC_MESSAGES" / "messages.po"
-DUTCH_MO = UI / "translations" / "nl" / "LC_MESSAGES" / "messages.mo"
+# Every language but English (the message ids themselves) has a catalogue.
+TRANSLATED = ("nl", "fr")
+
+
+def catalogue_path(language: str, suffix: str = "po") -> Path:
+    return UI / "translations" / language / "LC_MESSAGES" / f"messages.{suffix}"
 
 # %(name)s, %(num)d, %(m)02d ... and str.format's {name}, {0}, {}.
 PYTHON_FORMAT = re.compile(r"%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
@@ -68,9 +72,17 @@ def template() -> Catalog:
     return load_po(TEMPLATE)
 
 
-@pytest.fixture(scope="module")
-def dutch() -> Catalog:
-    return load_po(DUTCH_PO, locale="nl")
+@pytest.fixture(scope="module", params=TRANSLATED)
+def dutch(request) -> Catalog:
+    """Each translated catalogue in turn (Dutch first, then French)."""
+    return load_po(catalogue_path(request.param), locale=request.param)
+
+
+def test_the_call_centre_speaks_exactly_the_languages_of_the_vocabulary():
+    from hotline.vocabulary import LANGUAGES
+
+    folders = {path.name for path in (UI / "translations").iterdir() if path.is_dir()}
+    assert folders == set(LANGUAGES) - {"en"}
 
 
 def test_the_template_holds_every_text_the_code_marks_for_translation(template):
@@ -140,11 +152,12 @@ def test_the_placeholder_check_would_catch_a_lost_or_renamed_placeholder():
 
 def test_the_compiled_dutch_catalogue_is_up_to_date_with_its_source(dutch):
     # Flask-Babel reads only messages.mo: a .po changed but not compiled shows old texts.
-    assert DUTCH_MO.exists(), "run pybabel compile -d callcenter_ui/translations"
+    compiled_file = catalogue_path(str(dutch.locale), "mo")
+    assert compiled_file.exists(), "run pybabel compile -d callcenter_ui/translations"
     fresh = BytesIO()
     write_mo(fresh, dutch)
     fresh.seek(0)
-    with DUTCH_MO.open("rb") as file:
+    with compiled_file.open("rb") as file:
         committed = read_mo(file)
     compiled = texts_by_id(read_mo(fresh))
     on_disk = texts_by_id(committed)

@@ -13,23 +13,30 @@ from sqlmodel import Session, select
 from hotline.access.sessions import end_all_sessions
 from hotline.audit import record
 from hotline.models import Operator, utcnow
+from hotline.vocabulary import LANGUAGES, N_
+from hotline.volunteers import TranslatableError
 
 ROLES = ("operator", "coordinator")
-LOCALES = ("nl", "en")
+LOCALES = LANGUAGES  # the call centre speaks every language of the vocabulary
 MIN_PASSWORD_LENGTH = 10
 FREE_ATTEMPTS = 5  # failed logins before the account slows down
 MAX_LOCK = timedelta(minutes=30)
 _hasher = PasswordHasher()
 
 
-class AccountError(ValueError):
-    """A request about accounts that cannot be done (the message says why)."""
+class AccountError(TranslatableError):
+    """A request about accounts that cannot be done; ``message`` (English, translated by the
+    UI) says why, ``field`` names the form field at fault when there is one."""
 
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``, after checking it is long enough."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            N_("A password needs at least %(num)d characters."),
+            field="password",
+            num=MIN_PASSWORD_LENGTH,
+        )
     return _hasher.hash(password)
 
 
@@ -52,13 +59,17 @@ def create_operator(
     """
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("-", "").isalnum():
-        raise AccountError("a username is letters, digits, '.' or '-'")
+        raise AccountError(
+            N_("A username is made of letters, digits, '.' or '-'."), field="username"
+        )
     if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        raise AccountError(N_("Unknown role: %(role)s."), field="role", role=role)
     if locale not in LOCALES:
-        raise AccountError(f"language must be one of {', '.join(LOCALES)}")
+        raise AccountError(N_("Unknown language: %(code)s."), field="locale", code=locale)
     if session.exec(select(Operator).where(Operator.username == username)).first():
-        raise AccountError(f"the username '{username}' is taken")
+        raise AccountError(
+            N_("The username %(name)s is taken."), field="username", name=username
+        )
     operator = Operator(
         username=username,
         display_name=display_name.strip() or username,
@@ -155,16 +166,18 @@ def update_account(
     policy's to decide (:func:`hotline.access.policy.check_grant_lines`), before this.
     """
     if operator.id == changed_by and (role == "operator" or active is False):
-        raise AccountError("you cannot remove your own coordinator rights or deactivate yourself")
+        raise AccountError(
+            N_("You cannot remove your own coordinator rights or deactivate yourself.")
+        )
     before = {"role": operator.role, "active": operator.active, "lines": list(operator.lines)}
     if lines is not None:
         lines = sorted(set(lines))
         if operator.id == changed_by and lines != sorted(operator.lines):
-            raise AccountError("you cannot change your own lines")
+            raise AccountError(N_("You cannot change your own lines."))
         operator.lines = lines
     if role is not None:
         if role not in ROLES:
-            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+            raise AccountError(N_("Unknown role: %(role)s."), field="role", role=role)
         operator.role = role
     if active is not None:
         if operator.active and not active:  # reactivating later must not revive a cookie
@@ -206,16 +219,28 @@ def update_profile(
         operator.display_name = display_name.strip()
     if locale is not None:
         if locale not in LOCALES:
-            raise AccountError(f"language must be one of {', '.join(LOCALES)}")
+            raise AccountError(N_("Unknown language: %(code)s."), field="locale", code=locale)
         operator.locale = locale
     if phone_number:
         number = normalise_number(phone_number, country)
         if number is None:
-            raise AccountError("that is not a valid phone number")
+            raise AccountError(
+                N_("This is not a valid phone number."), field="phone_number"
+            )
         operator.contact_id = store_contact(session, secrets, number).id
     if new_password:
         operator.password_hash = hash_password(new_password)
         end_all_sessions(session, operator.id, "password_changed", keep=keep_session, commit=False)
+    session.add(operator)
+    session.commit()
+    return operator
+
+
+def set_language(session: Session, *, operator: Operator, locale: str) -> Operator:
+    """The language an account reads the call centre in (the header's language switch)."""
+    if locale not in LOCALES:
+        raise AccountError(N_("Unknown language: %(code)s."), field="locale", code=locale)
+    operator.locale = locale
     session.add(operator)
     session.commit()
     return operator

@@ -2,8 +2,10 @@
 
 Texts name the request by its reference and say what, where and when, but never
 the resident's name or number: an SMS can be read by anyone holding the phone.
-They stay within the GSM 03.38 alphabet (no dashes, no curly quotes, no ê or ç),
-so that a message is billed as plain 160-character segments instead of 70-character ones.
+What a request is about and how urgent it is are the words of ``hotline.vocabulary``
+(read from the call centre's catalogue, as operators see them). They stay within the
+GSM 03.38 alphabet (no dashes, no curly quotes, no ê or ç), so that a message is billed
+as plain 160-character segments instead of 70-character ones.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import phonenumbers
 
 from hotline.config import LineSettings
 from hotline.models import HelpRequest, Volunteer
+from hotline.vocabulary import ByLanguage
 
 LANGUAGES = ("nl", "fr", "en")
 # The words a volunteer answers with, as the texts show them (hotline.messaging.replies
@@ -23,37 +26,10 @@ REPLY_WORDS: dict[str, tuple[str, str]] = {
 }
 DONE_WORDS = {"nl": "KLAAR", "fr": "FINI", "en": "DONE"}
 HELP_WORDS = {"nl": "HULP", "fr": "AIDE", "en": "HELP"}
-CATEGORIES: dict[str, dict[str, str]] = {
-    "nl": {
-        "groceries": "boodschappen of apotheek",
-        "meal": "een maaltijd",
-        "errand": "een klusje (post, bank)",
-        "dog": "de hond uitlaten",
-        "talk": "een babbel",
-        "other": "iets anders",
-    },
-    "fr": {
-        "groceries": "courses ou pharmacie",
-        "meal": "un repas",
-        "errand": "poste ou banque",
-        "dog": "promener le chien",
-        "talk": "parler avec quelqu'un",
-        "other": "autre chose",
-    },
-    "en": {
-        "groceries": "groceries or pharmacy",
-        "meal": "a meal",
-        "errand": "an errand (post, bank)",
-        "dog": "walking the dog",
-        "talk": "someone to talk to",
-        "other": "something else",
-    },
-}
-URGENCIES: dict[str, dict[str, str]] = {
-    "nl": {"today": "vandaag", "coming_days": "komende dagen"},
-    "fr": {"today": "aujourd'hui", "coming_days": "ces prochains jours"},
-    "en": {"today": "today", "coming_days": "in the coming days"},
-}
+# What and when, in the words of the whole product (hotline.vocabulary, through the
+# catalogue): ``CATEGORIES["nl"]["meal"]`` is "een maaltijd".
+CATEGORIES = ByLanguage("category")
+URGENCIES = ByLanguage("urgency")
 WHERE = {"nl": " in {place}", "fr": " à {place}", "en": " in {place}"}
 OFFER = {
     "nl": "{line}: nieuwe hulpvraag {reference} - {what}{where}{when}. "
