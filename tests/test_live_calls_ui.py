@@ -1,9 +1,10 @@
 """An operator's phone picks up a caller: the call appears on their page, and one form saves it.
 
 Each test plays Twilio (signed webhooks: the call comes in, the caller walks the menu and
-presses 0, an operator's phone answers, the call ends) and an operator in the call centre
-(the htmx poll of /calls/taken, the card's form). The line is open day and night and
-rings Olga's own phone, which is in the vault like every number.
+presses 0 and waits in the line's queue; the line rings the operators' phones through
+the sandbox's Calls API, one picks up and is put through; the call ends) and an operator
+in the call centre (the htmx poll of /calls/taken, the card's form). The line is open day
+and night and rings Olga's own phone and Piet's, which are in the vault like every number.
 """
 
 from __future__ import annotations
@@ -20,21 +21,25 @@ from hotline.audit import record
 from hotline.db import line_row
 from hotline.models import AuditEvent, CallSession, HelpRequest, Operator
 from tests.conftest import LEUVEN_NUMBER, ROOT, STAFF_PASSWORD, StaffClient, Twilio
+from tests.operator_phones import OperatorPhones, legs
 from tests.test_callbacks import OLGAS_PHONE, give_phone
 
+pytest_plugins = ["tests.fake_twilio"]  # the fake_twilio fixture
+
 CALLER = "+32470123456"
+PIETS_PHONE = "+32470111222"
 NUMBER_DIGITS = ("470123456", "470999888", "0470 12", "0470 99", "+32")
 HTMX = {"HX-Request": "true"}
 SEEN = re.compile(r'id="live-calls-seen" name="seen" value="([^"]*)"')
 
 
 def write_config(folder: Path) -> Path:
-    """The repository's config.toml, open around the clock, ringing Olga's phone on 0."""
+    """The repository's config.toml, open around the clock, ringing Olga's and Piet's phones."""
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     for key, value in {
         "flows_dir": json.dumps(str(ROOT / "ivr_flows")),
         "opening_hours": '"00:00-24:00"',
-        "operator_numbers": json.dumps([OLGAS_PHONE]),
+        "operator_numbers": json.dumps([OLGAS_PHONE, PIETS_PHONE]),
     }.items():
         text, found = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
         assert found == 1, key
@@ -44,8 +49,15 @@ def write_config(folder: Path) -> Path:
 
 
 @pytest.fixture
-def app_config(app_config, tmp_path):
-    return {**app_config, "config_file": write_config(tmp_path / "open")}
+def app_config(app_config, tmp_path, fake_twilio):
+    return fake_twilio.configure({**app_config, "config_file": write_config(tmp_path / "open")})
+
+
+@pytest.fixture(autouse=True)
+def _operator_phones(monkeypatch, twilio, fake_twilio, work):
+    """Callers of this module reach the line's operator phones through the sandbox."""
+    monkeypatch.setattr(Caller, "phones", OperatorPhones(twilio, fake_twilio), raising=False)
+    monkeypatch.setattr(Caller, "work", staticmethod(work), raising=False)
 
 
 @pytest.fixture
@@ -80,13 +92,14 @@ class Caller:
         return self
 
     def is_answered_by(self, phone: str) -> str:
-        """The operator's phone picks up: Twilio runs the <Number url> of the dialled phone."""
-        params = {"CallSid": "CA" + "e" * 32, "ParentCallSid": self.sid, "From": LEUVEN_NUMBER,
-                  "To": phone, "AccountSid": "AC" + "0" * 32, "Direction": "outbound-dial",
-                  "CallStatus": "in-progress"}  # fmt: skip
-        response = self.twilio.post(f"/twilio/voice/answered?call={self.sid}", params)
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return response.get_data(as_text=True)
+        """The line rings its operators' phones (the worker); ``phone`` picks up, hears the
+        whisper, and Twilio puts it through to this caller, first in the queue."""
+        assert "<Enqueue" in self.answer
+        self.work()
+        leg = [leg for leg in legs(self.phones.fake) if leg.phone == phone][-1]
+        picked_up = self.phones.picks_up(leg)
+        self.phones.puts_through(picked_up, leg, self.sid)
+        return picked_up.body.decode()
 
     def hangs_up(self) -> None:
         self._post("/twilio/voice/status", CallStatus="completed", CallDuration="95")
@@ -382,12 +395,12 @@ def test_the_call_is_on_the_page_of_the_operator_whose_phone_answered_it(
         piet = create_operator(session, username="piet", display_name="Piet Maes",
                                password=STAFF_PASSWORD, locale="en")  # fmt: skip
         piet_id = piet.id
-    give_phone(app, piet_id, "+32470111222")
+    give_phone(app, piet_id, PIETS_PHONE)
     piet = StaffClient(app, "piet")
     olga = StaffClient(app, "olga")
     caller = groceries_in_leuven_then_0(twilio)
 
-    caller.is_answered_by("+32470111222")  # a phone the line does not ring itself: a transfer
+    caller.is_answered_by(PIETS_PHONE)  # the line rang both; Piet's picked up first
 
     assert "Live call" in poll(piet).get_data(as_text=True)
     assert poll(olga, seen="").status_code == 204

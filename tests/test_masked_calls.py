@@ -19,7 +19,6 @@ from hotline.models import (
     CallSession,
     Contact,
     HelpRequest,
-    Operator,
     RequestStatus,
     Volunteer,
     utcnow,
@@ -44,7 +43,6 @@ from tests.test_ivr_webhooks import (  # noqa: F401  (fixtures used by name)
 
 RESIDENT = CALLER  # +32470123456, the resident who asked for help
 VOLUNTEER_PHONE = "+32478111222"
-OLGAS_PHONE = "+32470999888"
 NUMBER_FORMS = ("470123456", "478111222", "0470 12", "0478 11", "4, 7, 8, 1", "4, 7, 0, 1, 2")
 
 
@@ -303,83 +301,19 @@ def test_someone_else_with_the_reference_hears_nothing_about_it(leuven):
 
 
 # -- an operator answers --------------------------------------------------------------------------
-
-
-def give_olga_a_phone(line: Hotline, staff) -> None:
-    session, settings = line.session, settings_of(line)
-    olga = session.get(Operator, staff["olga"])
-    olga.contact_id = store_contact(session, settings.secrets, OLGAS_PHONE).id
-    olga.locale = "nl"
-    session.add(olga)
-    session.commit()
-
-
-def test_an_operator_who_answers_hears_what_the_ivr_collected_and_the_call_is_theirs(leuven, staff):
-    give_olga_a_phone(leuven, staff)
-    call = leuven.call()
-    at_main(call, "fr")
-    call.press("1")  # help
-    call.press("1")  # groceries
-    dialling = call.press("0")
-    dial = dialling.only("Dial")
-    assert dial.get("hangupOnStar") == "true"
-    url = {n.get("url") for n in dial.iter("Number")}
-    assert url == {f"/twilio/voice/answered?call={call.sid}"}
-    params = {
-        "AccountSid": "AC" + "0" * 32,
-        "CallSid": new_sid("CA"),
-        "ParentCallSid": call.sid,
-        "From": LEUVEN_NUMBER,
-        "To": OLGAS_PHONE,
-        "Direction": "outbound-dial",
-    }
-    whisper = Answer(leuven.twilio.post(f"/twilio/voice/answered?call={call.sid}", params))
-    assert whisper.says == ["Leuven Helpt, oproep in het Frans, voor boodschappen of apotheek."]
-    assert whisper.verbs == ["Say"]  # then Twilio connects them
-    again = Answer(leuven.twilio.post(f"/twilio/voice/answered?call={call.sid}", params))
-    assert again.says == whisper.says
-    session = leuven.call_session(call)
-    assert session.answered_by_id == staff["olga"] and session.answered_at is not None
-
-    # The call ends without a saved request: no call-back request, a card to complete instead.
-    leuven.twilio.post("/twilio/voice/status", {**call.params, "CallStatus": "completed"})
-    assert leuven.rows(HelpRequest) == []
-
-
-def test_an_unknown_phone_answering_still_connects(leuven):
-    call = leuven.call()
-    at_main(call, "nl")
-    call.press("0")
-    params = {"CallSid": new_sid("CA"), "ParentCallSid": call.sid, "To": "+32470000111"}
-    whisper = Answer(leuven.twilio.post(f"/twilio/voice/answered?call={call.sid}", params))
-    assert whisper.says == ["Leuven Helpt, oproep in het Nederlands."]
-    assert leuven.call_session(call).answered_by_id is None
+# The whisper, the call card and * while waiting: the operators' phones ring by REST while
+# the caller waits in the line's queue (tests/test_gentle_wait.py).
 
 
 # -- * while waiting, and hanging up in the middle of a message -----------------------------------
 
 
-@pytest.mark.parametrize("status", ["completed", "no-answer", "canceled"])
-def test_star_while_the_operators_phones_ring_leads_to_the_message(leuven, status):
+def test_after_the_conversation_the_caller_may_still_leave_a_message(leuven):
     call = leuven.call()
     at_main(call, "nl")
     call.press("0")
-    # Twilio's docs describe * only once connected; while it rings nobody was put through.
-    answer = dial_over(call, bridged=False, status=status)
-    if status == "no-answer":
-        # Not told apart from a round of ringing that ran out: the caller hears a calm
-        # sentence while a key is listened for, and * there is heard for sure.
-        assert answer.verbs == ["Gather", "Dial"]
-        answer = call.press("*")
-    assert answer.says[-1] == texts("callback_message", "nl")[0]
-    assert answer.verbs[-2:] == ["Record", "Redirect"]
-
-
-def test_star_during_the_conversation_still_leaves_a_message(leuven):
-    call = leuven.call()
-    at_main(call, "nl")
-    call.press("0")
-    answer = dial_over(call, bridged=True)
+    # The operator hung up first; the caller, still on the line, hears the offer.
+    answer = call.queue_ends("bridged", queue_time=60)
     assert answer.says == texts("after_operator", "nl")
     recording = new_sid("RE")
     call.record(recording).assert_hangs_up()

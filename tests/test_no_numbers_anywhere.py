@@ -44,11 +44,14 @@ from hotline.models import (
 from hotline.privacy import NUMBER_REVEALED, install_log_redaction, redact_personal_details
 from tests.conftest import LEUVEN_NUMBER
 from tests.log_audit import KEEPER
+from tests.operator_phones import OperatorPhones
 from tests.test_ivr_webhooks import (
     ALWAYS_OPEN,
     OPERATORS,
+    OPERATORS_E164,
     Call,
     Hotline,
+    at_main,
     at_message,
     new_sid,
     transcription,
@@ -252,6 +255,24 @@ def full_run(app, hotline, db_session, operator, staff, work, fake_twilio) -> st
     )  # fmt: skip
     assert triaged.status_code in (200, 302)
 
+    # The caller phones again and presses 0: they wait in the queue while the operators'
+    # phones ring by REST; the desk phone answers, the other phone stops ringing.
+    waiting = Call(hotline.twilio, LIVE_CALLER)
+    at_main(waiting, "nl")
+    waiting.press("0")
+    waiting.waits(position=1)
+    assert work() is True
+    phones = OperatorPhones(hotline.twilio, fake_twilio)
+    desk = phones.leg_for(OPERATORS_E164[0])
+    picked_up = phones.picks_up(desk)
+    phones.puts_through(picked_up, desk, waiting.sid)
+    work()
+    assert len(fake_twilio.canceled_calls) == 1
+    waiting.queue_ends("bridged")
+    waiting.record_nothing()
+    hotline.twilio.post("/twilio/voice/status", {**waiting.params, "CallStatus": "completed"})
+    rung = len(fake_twilio.calls)
+
     # Olga's own phone, then a call-back: her phone rings, she presses 1, the resident rings.
     profile = operator.post(
         "/accounts/me",
@@ -259,7 +280,7 @@ def full_run(app, hotline, db_session, operator, staff, work, fake_twilio) -> st
     )
     assert profile.status_code == 302, profile.get_data(as_text=True)
     assert operator.post(f"/requests/{live.id}/call-back").status_code == 302
-    assert [c.form["To"] for c in fake_twilio.calls] == [OLGAS_PHONE]
+    assert [c.form["To"] for c in fake_twilio.calls[rung:]] == [OLGAS_PHONE]
     confirm = hotline.twilio.post(
         f"/twilio/voice/call-back/{live.id}/{staff['olga']}/confirm",
         {"CallSid": new_sid("CA"), "AccountSid": "AC" + "0" * 32, "Digits": "1",

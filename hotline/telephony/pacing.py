@@ -14,14 +14,19 @@ from collections.abc import Callable
 
 import redis
 
+from hotline.telephony import TelephonyError
+
 log = logging.getLogger(__name__)
 
 CALLS_PER_SECOND = 1  # Twilio's default CPS for an account; raise it with Twilio first
 KEY = "hotline:telephony:call-slot:{account}"
 
 
-class NoCallSlot(Exception):
-    """No slot came free in time: the caller of ``take_call_slot`` tries again later."""
+class NoCallSlot(TelephonyError):
+    """No slot came free in time: like Twilio's own 429, worth trying again a moment later."""
+
+    def __init__(self, message: str):
+        super().__init__(message, status=429)
 
 
 def take_call_slot(
@@ -52,6 +57,8 @@ def take_call_slot(
                 raise
             log.warning("call pacing skipped: Redis unavailable")
             return
-        if time.monotonic() >= deadline:
-            raise NoCallSlot(f"no outgoing call slot within {patience:.0f} s")
-        sleep(max(left_ms if left_ms and left_ms > 0 else interval_ms, 5) / 1000)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise NoCallSlot(f"no outgoing call slot within {patience:g} s")
+        taken_for = (left_ms if left_ms and left_ms > 0 else interval_ms) / 1000
+        sleep(max(0.005, min(taken_for, remaining)))

@@ -20,7 +20,9 @@ from hotline.config import Settings
 from hotline.ivr import Flow
 from hotline.models import AuditEvent, Contact, HelpRequest, Line, Operator, utcnow
 from hotline.privacy import reveal_number
+from hotline.queue import get_redis
 from hotline.telephony import Provider, Voice
+from hotline.telephony.pacing import take_call_slot
 from hotline.voice import texts
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ OUTCOMES = ("connected", "not_answered", "not_confirmed")
 OPERATOR_RING_SECONDS = 30
 # Elderly residents take a while to reach the phone: let it ring about nine times.
 RESIDENT_RING_SECONDS = 45
+# Seconds an operator's click waits for a free outgoing call slot (one a second).
+CALL_SLOT_PATIENCE = 3
 # A second press within this time would ring the operator's phone while it already rings.
 REPEAT_GUARD = timedelta(seconds=OPERATOR_RING_SECONDS + 15)
 
@@ -142,6 +146,14 @@ def call_back(
         otherwise=texts.CALL_BACK_NOT_CONFIRMED[leg.language],
     )
     try:
+        # Twilio starts one call a second per account, shared with the operators' phones
+        # rung for waiting callers; an operator waits a moment at most, never errors.
+        take_call_slot(
+            get_redis(),
+            account=settings.secrets.twilio_account_sid or "-",
+            patience=CALL_SLOT_PATIENCE,
+            fail_open=True,
+        )
         call_sid = provider.create_call(
             to=reveal_number(
                 session,

@@ -34,6 +34,7 @@ from hotline.ivr import Flow
 from hotline.ivr.schema import DEFAULT_MAX_WAIT, DialNode
 from hotline.models import CallSession, Line, Operator, OperatorRing, OperatorWait, utcnow
 from hotline.outbox import add_work
+from hotline.queue import get_redis
 from hotline.telephony import Provider, TelephonyError, get_provider
 from hotline.telephony.pacing import take_call_slot
 from hotline.voice import live_calls
@@ -183,11 +184,9 @@ def ring_operator(ring_id: int) -> bool:
         session.commit()
         if not claimed:
             return False
-        from hotline.queue import get_redis
-
-        take_call_slot(get_redis(), account=settings.secrets.twilio_account_sid or "-")
         base = settings.public_base_url + "/twilio"
         try:
+            take_call_slot(get_redis(), account=settings.secrets.twilio_account_sid or "-")
             sid = provider.create_call(
                 to=numbers[ring.operator_index],
                 from_=line_settings.phone_number,

@@ -51,10 +51,14 @@ def a_caller_presses_0_and_olga_answers(app) -> None:
     for pressed in ["1", "1", "1", "3000", "0"]:
         action = [e.get("action") for e in answer.iter() if e.get("action")][-1]
         answer = post_signed(app, action, {**params, "Digits": pressed})
-    assert answer.find("Dial") is not None  # the line rings the operators' phones
-    post_signed(app, f"/twilio/voice/answered?call={CALL_SID}",
-                {"CallSid": "CA" + "6" * 32, "ParentCallSid": CALL_SID, "From": LEUVEN_NUMBER,
-                 "To": OLGAS_PHONE, "Direction": "outbound-dial"})  # fmt: skip
+    assert answer.find("Enqueue") is not None  # the caller waits; the line rings the phones
+    # Olga's phone (the line's first, ring 1) picks up: Twilio fetches the leg's Url (the
+    # REST call itself is tests/test_gentle_wait.py's), then puts her through to the caller.
+    leg = {"CallSid": "CA" + "6" * 32, "From": LEUVEN_NUMBER, "To": OLGAS_PHONE,
+           "Direction": "outbound-api"}  # fmt: skip
+    whisper = post_signed(app, "/twilio/voice/operator/answered?ring=1", leg)
+    queue = whisper.find("Dial/Queue")
+    post_signed(app, queue.get("url"), {**params, "DequeingCallSid": leg["CallSid"]})
 
 
 def hangs_up(app) -> None:
