@@ -150,6 +150,7 @@ def _queue_page(title: str, source: str | None = None):
         title=title,
         rows=page.rows,
         total=page.total,
+        more_than_total=page.more_than_total,
         is_first_page=_after() is None,
         next_url=url_for(request.endpoint, **next_args, after=page.next_after)
         if page.next_after

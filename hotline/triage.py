@@ -49,6 +49,7 @@ class QueueFilters:
 
 
 QUEUE_PAGE_SIZE = 50  # rows per page of the queue: what an operator reads before acting
+QUEUE_COUNTED = 1000  # the queue counts this many at most: "more than 1,000 requests"
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,11 @@ class QueuePage:
     """One page of the queue: its rows, how many requests match, and where the next page starts."""
 
     rows: list[QueueRow]
-    # How many requests match, on all pages; None when filtered by category, postcode or
-    # language, which no index serves: counting those would read every open request.
+    # How many requests match, on all pages, counted up to QUEUE_COUNTED ("more than" after
+    # that); None when filtered by category, postcode or language, which no index serves:
+    # counting those would read every open request.
     total: int | None
+    more_than_total: bool
     next_after: int | None  # the id to pass as ``after`` for the next page; None: last page
 
 
@@ -103,9 +106,9 @@ def list_queue(
     more, requests = len(requests) > limit, requests[:limit]
     total = None
     if not (filters.category or filters.postcode or filters.language):
-        total = session.exec(
-            select(sa.func.count()).select_from(HelpRequest).where(*conditions)
-        ).one()
+        # Bounded: an exact count of 36,000 open requests costs PostgreSQL a table scan.
+        counted = select(HelpRequest.id).where(*conditions).limit(QUEUE_COUNTED + 1).subquery()
+        total = session.exec(select(sa.func.count()).select_from(counted)).one()
     repeat_callers = _repeat_callers(session, requests)
     rows = [
         QueueRow(
@@ -116,7 +119,12 @@ def list_queue(
         )
         for help_request in requests
     ]
-    return QueuePage(rows=rows, total=total, next_after=requests[-1].id if more else None)
+    return QueuePage(
+        rows=rows,
+        total=None if total is None else min(total, QUEUE_COUNTED),
+        more_than_total=total is not None and total > QUEUE_COUNTED,
+        next_after=requests[-1].id if more else None,
+    )
 
 
 def _repeat_callers(session: Session, requests: list[HelpRequest]) -> set[int]:

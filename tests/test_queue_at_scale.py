@@ -94,9 +94,7 @@ def test_the_queue_shows_the_most_urgent_oldest_request_first_among_300(app, ope
     assert first["no_volunteer_at"] is not None and first["urgency"] == "today"
 
 
-def test_an_operator_pages_through_the_whole_queue_and_sees_every_open_request_once(
-    app, operator
-):
+def test_an_operator_pages_through_the_whole_queue_and_sees_every_open_request_once(app, operator):
     rows = fill_queue(app, 300)
     by_id = {row["id"]: row["reference"] for row in rows}
     expected = [by_id[request_id] for request_id in queue_order(rows)]
@@ -169,3 +167,12 @@ def test_open_ranks_are_exactly_the_open_statuses(app, db_session):
     fill_queue(app, 120)
     for status, rank in db_session.exec(select(HelpRequest.status, HelpRequest.queue_rank)):
         assert (rank < CLOSED_QUEUE_RANK) == (status in OPEN_STATUSES), status
+
+
+def test_a_queue_of_more_than_a_thousand_says_so_without_counting_every_one(app, operator):
+    fill_queue(app, 1100, status="new")
+
+    html = operator.get("/requests/").get_data(as_text=True)
+
+    assert "more than 1,000 requests" in html
+    assert len(references(html)) == QUEUE_PAGE_SIZE

@@ -229,14 +229,15 @@ def test_an_operator_finds_a_volunteer_outside_the_suggestions_by_name_and_assig
     assert response.status_code == 302
     db_session.refresh(help_request)
     assert help_request.status == "assigned"
-    assert db_session.exec(
-        select(Assignment).where(Assignment.help_request_id == help_request.id)
-    ).one().volunteer_id == far.id
+    assert (
+        db_session.exec(select(Assignment).where(Assignment.help_request_id == help_request.id))
+        .one()
+        .volunteer_id
+        == far.id
+    )
 
 
-def test_a_search_by_volunteer_number_or_postcode_and_without_javascript(
-    app, operator, db_session
-):
+def test_a_search_by_volunteer_number_or_postcode_and_without_javascript(app, operator, db_session):
     vera = make_volunteer(app, db_session, name="Vera Peeters", postcode="3012")
     make_volunteer(app, db_session, name="Inactive Ingrid", postcode="3012", active=False)
     help_request = make_request(app, db_session, postcode="3000")
