@@ -225,9 +225,9 @@ def find_volunteers(
 ) -> list[Suggestion]:
     """Volunteers an operator looks for by name (every word, any part of it), or by digits:
     a postcode (its start) or a volunteer number (``#123``). At most ``limit``, the first
-    ones alphabetically, scored for ``help_request`` like suggestions and best first. Only
-    volunteers who could be suggested are found (active, safety instructions accepted, not
-    asked already)."""
+    ones alphabetically (for digits: by postcode, then name), scored for ``help_request``
+    like suggestions and best first. Only volunteers who could be suggested are found
+    (active, safety instructions accepted, not asked already)."""
     line = line or _line_of(session, help_request)
     words = text.split()
     if not words:
@@ -236,23 +236,25 @@ def find_volunteers(
     if len(words) == 1 and number.isascii() and number.isdigit():
         # Digits are a postcode (its start) or a volunteer number, never part of a name:
         # both are index lookups, where a name's part is not.
-        matches = [col(Volunteer.postcode).startswith(number, autoescape=True)]
+        by_name = (col(Volunteer.name), col(Volunteer.id))
+        matches = [(_starts_with(Volunteer.postcode, number), (col(Volunteer.postcode), *by_name))]
         if 0 < int(number) <= MAX_ID:
-            matches.append(Volunteer.id == int(number))
+            matches.append((Volunteer.id == int(number), by_name))
     else:
-        matches = [
-            sa.and_(
-                *(col(Volunteer.name).ilike(f"%{_escaped(word)}%", escape="\\") for word in words)
-            )
-        ]
-    volunteers = list(
-        session.exec(
-            select(Volunteer)
-            .where(*_eligible(help_request), sa.or_(*matches))
-            .order_by(col(Volunteer.name), col(Volunteer.id))
-            .limit(limit)
+        name = sa.and_(
+            *(col(Volunteer.name).ilike(f"%{_escaped(word)}%", escape="\\") for word in words)
         )
-    )
+        matches = [(name, (col(Volunteer.name), col(Volunteer.id)))]
+    # One query per kind of match, each in the order of its index: an OR of them, or a
+    # postcode's range in name order, would be sorted from every volunteer.
+    found = {
+        volunteer.id: volunteer
+        for match, order in matches
+        for volunteer in session.exec(
+            select(Volunteer).where(*_eligible(help_request), match).order_by(*order).limit(limit)
+        )
+    }
+    volunteers = sorted(found.values(), key=lambda v: (v.name.casefold(), v.id))[:limit]
     if not volunteers:
         return []
     return score_volunteers(
@@ -335,11 +337,7 @@ class _Criteria:
         self.help_request = help_request
         postcode = help_request.postcode
         if postcode:
-            prefix = postcode[:2]
-            after_prefix = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-            in_group = sa.and_(
-                col(Volunteer.postcode) >= prefix, col(Volunteer.postcode) < after_prefix
-            )
+            in_group = _starts_with(Volunteer.postcode, postcode[:2])
             self.areas = [
                 (SAME_POSTCODE, Volunteer.postcode == postcode),
                 (NEIGHBOURING_POSTCODE, sa.and_(in_group, Volunteer.postcode != postcode)),
@@ -382,6 +380,13 @@ class _Criteria:
         if self.language is not None:
             expression = expression + sa.case((self.language, SPEAKS_LANGUAGE), else_=0)
         return expression
+
+
+def _starts_with(column: Any, prefix: str) -> Any:
+    """SQL for "``column`` starts with ``prefix``" as a range, which an index serves (a LIKE
+    would not: SQLite's is case-insensitive)."""
+    after_prefix = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return sa.and_(col(column) >= prefix, col(column) < after_prefix)
 
 
 def _listed(column: Any, value: str, dialect: str) -> Any:
