@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from benchmarks import cases, report
@@ -53,18 +54,12 @@ def run_database(database: str, sizes: cases.Sizes, only: list[str], keep: bool)
         }
         for name, case in steps.items():
             if name in only:
-                print(f"[{database}] {name} ...", flush=True)
-                began = time.monotonic()
-                case(run)
-                timings[name] = round(time.monotonic() - began, 1)
+                _run_case(database, name, lambda case=case: case(run), run, timings)
         cases.web_memory(run)
         web.stop()
         ceilings.stop()
         if "sms" in only:
-            print(f"[{database}] sms ...", flush=True)
-            began = time.monotonic()
-            cases.case_sms(run, counts)
-            timings["sms"] = round(time.monotonic() - began, 1)
+            _run_case(database, "sms", lambda: cases.case_sms(run, counts), run, timings)
     finally:
         env.close(keep=keep)
         stop_standin()
@@ -76,6 +71,26 @@ def run_database(database: str, sizes: cases.Sizes, only: list[str], keep: bool)
         "timings": timings,
         "table": report.table(database, run.rows, run.memory),
     }
+
+
+def _run_case(database: str, name: str, case, run: cases.Run, timings: dict) -> None:
+    """Run one case; a case that fails is a row saying so, and the others still run."""
+    print(f"[{database}] {name} ...", flush=True)
+    began = time.monotonic()
+    try:
+        case()
+    except Exception as error:  # one broken case must not cost the run's other figures
+        traceback.print_exc()
+        run.rows.append(
+            cases.Row(
+                f"{name}: FAILED",
+                "",
+                {"errors": 1},
+                met=False,
+                note=f"{type(error).__name__}: {str(error)[:300]}",
+            )
+        )
+    timings[name] = round(time.monotonic() - began, 1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -422,16 +422,19 @@ def _drain(run: Run, connection, seeding: tuple[str, ...], workers: int) -> dict
     finally:
         resume(connection)
     keys = [f"rq:job:{job_id}" for job_id in job_ids]
-    deadline = time.monotonic() + 60 + len(job_ids) / 10
     statuses: list = []
-    while time.monotonic() < deadline:
+    progress, last_change = -1, time.monotonic()
+    while time.monotonic() - last_change < 30:  # give up after 30 s without progress
         time.sleep(0.3)
         with connection.pipeline(transaction=False) as pipeline:
             for key in keys:
                 pipeline.hget(key, "status")
             statuses = pipeline.execute()
-        if all(status in (b"finished", b"failed") for status in statuses):
+        done = sum(status in (b"finished", b"failed") for status in statuses)
+        if done == len(keys):
             break
+        if done != progress:
+            progress, last_change = done, time.monotonic()
     run.memory.setdefault("worker_rss_mb", []).extend(
         round(rss_mb(process.pid), 1) for process in processes if process.poll() is None
     )

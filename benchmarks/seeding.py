@@ -439,9 +439,9 @@ def seed_offers(*, count: int) -> dict:
             .where(Volunteer.__table__.c.active.is_(True))
             .order_by("id")
         ).all()
-        references = rng.sample(range(100_000, 1_000_000), count * 2)
         taken = set(connection.execute(sa.text("SELECT reference FROM help_request")).scalars())
-        references = [str(r) for r in references if str(r) not in taken][:count]
+        free = [r for r in range(100_000, 1_000_000) if str(r) not in taken]
+        references = [str(r) for r in rng.sample(free, count)]
         rows = [
             {
                 "line_id": line_id,
@@ -572,8 +572,13 @@ def seed_noop_jobs(*, count: int) -> dict:
 
     app = _app()
     queue = Queue("messages", connection=get_redis(app))
+    batch = token_source.token_hex(4)
     jobs = [
-        Queue.prepare_data("benchmarks.ceilings.noop_job", job_id=f"noop-{index}", timeout=25)
+        # Ids of this batch only: rq's cleanup of an earlier batch's finished registry
+        # would delete a job that reused one of its ids.
+        Queue.prepare_data(
+            "benchmarks.ceilings.noop_job", job_id=f"noop-{batch}-{index}", timeout=25
+        )
         for index in range(count)
     ]
     return {"count": count, "job_ids": _enqueue_many(queue, jobs)}
