@@ -26,6 +26,7 @@ from hotline.ivr.timing import (
     menu_costs,
     path_to_reference,
     seconds_per_word,
+    wait_costs,
 )
 from hotline.models import HelpRequest
 from tests.test_ivr_webhooks import (  # noqa: F401 (fixtures: the open Leuven line)
@@ -95,6 +96,27 @@ def test_flow_check_warns_about_a_long_menu_and_a_long_way_to_the_reference():
         f"{KLOKJE}: [nl] the key-only path to the reference takes 19.2 s, "
         "more than path_budget (19 s)",
     ]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_caller_waiting_for_an_operator_hears_something_every_7_to_10_seconds(language):
+    (wait,) = wait_costs(load_flow(ROOT / "ivr_flows" / "leuven.toml"), language)
+    assert wait.node == "operator_connect"
+    assert len(wait.turns) == 7  # silence, then the three wait texts with the place between
+    assert 7 <= wait.shortest <= wait.longest <= 10, wait.turns
+
+
+def test_flow_check_warns_about_a_wait_where_the_caller_hears_nothing_for_long(tmp_path):
+    text = (ROOT / "ivr_flows" / "leuven.toml").read_text(encoding="utf-8")
+    slow = tmp_path / "slow.toml"
+    slow.write_text(text.replace("wait_every = 8", "wait_every = 15"), encoding="utf-8")
+    warnings = [w for w in budget_warnings(load_flow(slow), NO_POSTCODES) if "waiting" in w]
+    assert len(warnings) == 3  # one per language
+    assert re.search(
+        r"slow\.toml: node 'operator_connect' \[nl\]: a waiting caller hears something every "
+        r"1[45]\.\d to 1[45]\.\d s, not every 7 to 10 s",
+        warnings[0],
+    )
 
 
 def test_hotline_flow_check_timing_prints_menus_paths_and_the_seconds_to_the_reference(

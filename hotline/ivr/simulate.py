@@ -136,7 +136,7 @@ def _question(waiting: object) -> str:
     if isinstance(waiting, Record):
         return "(beep) your message (empty = say nothing) > "
     if isinstance(waiting, Dial):
-        return "(ringing the operators) n = nobody answers, Enter = conversation over > "
+        return "(waiting for a person) n = nobody answers or *, Enter = conversation over > "
     return "keys or words (empty = silence, q = hang up) > "
 
 

@@ -14,8 +14,8 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .engine import handle_input, resume, start_call
-from .schema import DigitsNode, Flow, MenuNode, PhoneNode, RecordNode
+from .engine import handle_input, resume, start_call, wait_turn
+from .schema import DialNode, DigitsNode, Flow, MenuNode, PhoneNode, RecordNode
 from .turns import CallContext, Effect, Gather, Pause, Say
 
 WORDS_PER_MINUTE = 150
@@ -267,6 +267,44 @@ def menu_costs(flow: Flow, language: str, context: CallContext) -> list[MenuCost
     return list(costs.values())
 
 
+# Older callers waiting for a person: a phrase every 7 to 10 seconds (design notes).
+WAIT_GAP = (7.0, 10.0)
+
+
+@dataclass(frozen=True)
+class WaitCost:
+    """How often a caller waiting in the queue of a dial node hears something."""
+
+    node: str
+    language: str
+    turns: tuple[float, ...]  # seconds from one sentence to the next, one cycle of texts
+
+    @property
+    def shortest(self) -> float:
+        return min(self.turns)
+
+    @property
+    def longest(self) -> float:
+        return max(self.turns)
+
+
+def wait_costs(flow: Flow, language: str) -> list[WaitCost]:
+    """For each dial node where callers wait in a queue: the seconds of each wait turn (a
+    sentence and the silence after it) over one round of its texts and places."""
+    found = []
+    for node in flow.nodes.values():
+        if not isinstance(node, DialNode) or not node.queues:
+            continue
+        state = {"node": node.id, "language": language, "collected": {}}
+        cycle = 2 * max(1, len(node.wait)) + 1
+        turns = []
+        for turn in range(cycle):
+            (gather,) = wait_turn(flow, state, turn=turn, position=2)
+            turns.append(listening(gather.actions).seconds(flow.speaking_rate) + gather.timeout)
+        found.append(WaitCost(node=node.id, language=language, turns=tuple(turns)))
+    return found
+
+
 def timing_report(
     flow: Flow,
     context: CallContext,
@@ -295,6 +333,16 @@ def timing_report(
             lines.append(
                 f"  to {path.end:<25} {path.seconds:6.1f} s{until}  keys {' '.join(path.keys)}"
             )
+        for wait in wait_costs(flow, language):
+            warn = (
+                ""
+                if WAIT_GAP[0] <= wait.shortest <= wait.longest <= WAIT_GAP[1]
+                else ("  <- not every 7-10 s")
+            )
+            lines.append(
+                f"[{language}] waiting at {wait.node}: a sentence every {wait.shortest:.1f} to "
+                f"{wait.longest:.1f} s{warn}"
+            )
         reference = path_to_reference(flow, language, context)
         if reference is not None:
             over = "  <- over path_budget" if reference.seconds > flow.path_budget else ""
@@ -308,7 +356,8 @@ def timing_report(
 
 def budget_warnings(flow: Flow, context: CallContext) -> list[str]:
     """What ``hotline flow check`` warns about: a menu longer than ``menu_budget`` seconds,
-    a path to the reference longer than ``path_budget``."""
+    a path to the reference longer than ``path_budget``, a wait in the queue where the
+    caller hears nothing for more than 10 s (or is talked to more often than every 7 s)."""
     warnings = []
     for language in flow.languages:
         for menu in menu_costs(flow, language, context):
@@ -316,6 +365,13 @@ def budget_warnings(flow: Flow, context: CallContext) -> list[str]:
                 warnings.append(
                     f"{flow.source}: node '{menu.node}' [{language}]: its prompts take "
                     f"{menu.seconds:.1f} s, more than menu_budget ({flow.menu_budget} s)"
+                )
+        for wait in wait_costs(flow, language):
+            if not WAIT_GAP[0] <= wait.shortest <= wait.longest <= WAIT_GAP[1]:
+                warnings.append(
+                    f"{flow.source}: node '{wait.node}' [{language}]: a waiting caller hears "
+                    f"something every {wait.shortest:.1f} to {wait.longest:.1f} s, not every "
+                    f"{WAIT_GAP[0]:g} to {WAIT_GAP[1]:g} s (wait_every, or shorter wait texts)"
                 )
         path = path_to_reference(flow, language, context)
         if path is not None and path.seconds > flow.path_budget:
