@@ -165,7 +165,6 @@ def _call_env(line_number_field: str = "To") -> calls.CallEnv:
         )
 
     urls = calls.CallUrls(
-        answered=lambda call_sid: url_for("twilio.voice_answered", call=call_sid),
         screen=lambda call_sid, target: url_for("twilio.voice_screen", call=call_sid, to=target),
         queue_wait=url_for("twilio.queue_wait"),
     )
@@ -289,6 +288,9 @@ def voice_status() -> Response:
 @blueprint.post("/voice/answered")
 def voice_answered() -> Response:
     """An operator's phone picked up a caller the IVR put through (``<Number url>``).
+
+    Kept for calls that were ringing operators with <Dial> when the app was upgraded; a
+    caller now waits in the line's queue (``operator_leg_answered`` below).
 
     The call becomes theirs (a live card on their page) and they hear, alone, what
     the IVR collected: "Leuven Helpt, oproep in het Frans, voor boodschappen".

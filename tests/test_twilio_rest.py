@@ -53,6 +53,58 @@ def test_a_call_is_started_with_the_twiml_it_should_run(provider, fake_twilio):
     assert call.form == {"To": OPERATOR, "From": LEUVEN_NUMBER, "Twiml": twiml, "Timeout": "25"}
 
 
+def test_an_operator_phone_is_rung_with_a_url_to_fetch_and_a_status_callback(
+    provider, fake_twilio
+):
+    sid = provider.create_call(
+        to=OPERATOR,
+        from_=LEUVEN_NUMBER,
+        url="https://hotline.example.org/twilio/voice/operator/answered?ring=7",
+        timeout=65,
+        status_callback="https://hotline.example.org/twilio/voice/operator/status?ring=7",
+    )
+
+    [call] = fake_twilio.calls
+    assert call.form == {
+        "To": OPERATOR,
+        "From": LEUVEN_NUMBER,
+        "Url": "https://hotline.example.org/twilio/voice/operator/answered?ring=7",
+        "Method": "POST",
+        "Timeout": "65",
+        "StatusCallback": "https://hotline.example.org/twilio/voice/operator/status?ring=7",
+        "StatusCallbackMethod": "POST",
+    }
+    assert fake_twilio.call_status(sid) == "queued"
+
+
+def test_a_ringing_call_is_cancelled_and_an_answered_one_left_alone(provider, fake_twilio):
+    ringing = provider.create_call(to=OPERATOR, from_=LEUVEN_NUMBER, twiml="<Response/>")
+    answered = provider.create_call(to=VOLUNTEER, from_=LEUVEN_NUMBER, twiml="<Response/>")
+    fake_twilio.answer_call(answered)
+
+    provider.cancel_call(ringing)
+    provider.cancel_call(answered)
+    provider.cancel_call(ringing)  # over already: nothing to do, no error
+
+    assert fake_twilio.call_status(ringing) == "canceled"
+    assert fake_twilio.call_status(answered) == "in-progress"
+    assert fake_twilio.canceled_calls == [ringing]
+    update = [r for r in fake_twilio.requests if r.resource == f"{ringing}.json"][0]
+    assert (update.method, update.form) == ("POST", {"Status": "canceled"})
+
+
+def test_cancelling_a_call_twilio_does_not_know_is_no_error(provider, fake_twilio):
+    provider.cancel_call("CA" + "0" * 32)
+
+
+def test_a_twilio_that_fails_to_cancel_says_so(provider, fake_twilio):
+    sid = provider.create_call(to=OPERATOR, from_=LEUVEN_NUMBER, twiml="<Response/>")
+    fake_twilio.fail_next(f"Calls/{sid}", status=503, code=20003, message="Service unavailable")
+    with pytest.raises(TelephonyError) as refused:
+        provider.cancel_call(sid)
+    assert (refused.value.status, refused.value.permanent) == (503, False)
+
+
 def test_a_recording_comes_back_byte_for_byte(provider, fake_twilio):
     recording_sid = fake_twilio.add_recording()
 

@@ -51,7 +51,6 @@ TOKEN = re.compile(r">operator:(\d+)<|>contact:(\d+)<|\[\[number:(\d+)\]\]")
 class CallUrls:
     """Webhook URLs a call's TwiML points at, beyond its own step URL."""
 
-    answered: Callable[[str], str]  # (call_sid) -> an operator's phone picked up
     screen: Callable[[str, str], str]  # (call_sid, target) -> the person rung hears who calls
     queue_wait: str = ""  # the waitUrl of the operators' queue: what a waiting caller hears
 
