@@ -255,6 +255,7 @@ def test_when_anna_answers_barts_phone_stops_ringing(
     assert phones.picks_up(anna).body == picked_up.body  # Twilio retried: the same answer
     phones.puts_through(picked_up, anna, call.sid)
     phones.puts_through(picked_up, anna, call.sid)  # retried: nothing twice
+    assert phones.picks_up(anna).body == picked_up.body  # even after: the same caller
     session = leuven.call_session(call)
     assert session.answered_by_id == anna_is_olga  # Olga's page shows the live call card
     work()
@@ -280,6 +281,23 @@ def test_a_colleague_who_picks_up_a_moment_later_hears_that_the_call_is_taken(
     too_late = phones.picks_up(phones.leg_for(BART))  # before the cancel reached Twilio
     assert too_late.says == [voice_texts.CALLER_TAKEN["nl"]]
     too_late.assert_hangs_up()
+
+
+def test_a_colleague_who_picks_up_while_anna_hears_the_whisper_is_told_the_call_is_taken(
+    leuven,  # noqa: F811
+    phones,
+    work,
+):
+    call = in_the_queue(leuven)
+    work()
+    anna_hears = phones.picks_up(phones.leg_for(ANNA))  # the whisper: not put through yet
+    assert anna_hears.verbs == ["Say", "Dial"]
+    bart_hears = phones.picks_up(phones.leg_for(BART))
+    assert bart_hears.says == [voice_texts.CALLER_TAKEN["nl"]]
+    phones.puts_through(anna_hears, phones.leg_for(ANNA), call.sid)
+    assert leuven.one(OperatorWait).bridged_ring_id == leuven.session.exec(
+        select(OperatorRing.id).where(OperatorRing.operator_index == 0)
+    ).one()
 
 
 def test_an_operator_who_answers_after_the_caller_hung_up_hears_that_the_caller_left(

@@ -56,7 +56,6 @@ class DialPlan:
     # Run on the answered leg before connecting (a whisper, or "press 1 to accept").
     screen_url: str | None = None
     timeout: int = 25
-    hangup_on_star: bool = False  # the caller may press * to stop waiting and leave a message
 
 
 @dataclass(frozen=True)

@@ -223,8 +223,6 @@ class TwilioProvider(Provider):
                     timeout=dial.timeout,
                     # The line's number, so the person rung never sees the caller's.
                     caller_id=caller_id,
-                    # The caller may give up waiting and leave a message instead (press *).
-                    hangup_on_star=True if dial.hangup_on_star else None,
                     # The caller hears ringing, not silence, until someone is put through.
                     answer_on_bridge=True,
                 )

@@ -288,15 +288,25 @@ def leg_answered(
         session.add(ring)
         session.commit()
     own_wait = session.get(OperatorWait, ring.wait_id)
+    # A retried webhook: the caller this leg was told about (still waiting, or its own).
     claimed = session.exec(
-        select(OperatorWait).where(
-            OperatorWait.claimed_by_ring_id == ring.id, OperatorWait.status == "waiting"
-        )
+        select(OperatorWait)
+        .where(OperatorWait.claimed_by_ring_id == ring.id)
+        .order_by(OperatorWait.id.desc())  # type: ignore[union-attr]
     ).first()
+    if claimed is not None and not (
+        claimed.status == "waiting"
+        or (claimed.status == "bridged" and claimed.bridged_ring_id == ring.id)
+    ):
+        claimed = None
     if claimed is None:
         claimed = _claim_first_waiting(session, line_id=own_wait.line_id, ring_id=ring.id)
     if claimed is None:
-        return LegAnswer(None, operator, taken=own_wait.status == "bridged")
+        session.refresh(own_wait)
+        taken = own_wait.status == "bridged" or (
+            own_wait.status == "waiting" and own_wait.claimed_by_ring_id not in (None, ring.id)
+        )
+        return LegAnswer(None, operator, taken=taken)
     return LegAnswer(session.get(CallSession, claimed.call_session_id), operator)
 
 
