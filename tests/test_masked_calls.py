@@ -454,8 +454,11 @@ def test_whispers_exist_in_every_language():
         voice_texts.VOLUNTEER_SCREEN,
         voice_texts.OPERATOR_WHISPER,
         voice_texts.CALL_BACK_WHISPER,
+        voice_texts.CALLER_LEFT,
+        voice_texts.CALLER_TAKEN,
     ):
         assert set(table) == set(voice_texts.LANGUAGES)
+        assert all(sentence.strip() for sentence in table.values())
 
 
 def test_a_caller_without_caller_id_who_offers_to_volunteer_is_asked_for_a_number(leuven):

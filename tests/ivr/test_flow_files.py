@@ -124,6 +124,8 @@ def variant(tmp_path: Path, old: str, new: str) -> Path:
         ('unavailable = "dag"', 'unavailable = "dag"\nplace = { nl = "Nummer {position}.", '
          'en = "Number {position}." }',
          "node 'mens', key 'place': needs place_first too"),
+        ('target = "operators"', 'target = "resident"\nwait_every = 8',
+         "node 'mens', key 'wait_every': only a dial to operators waits in a queue"),
         ('unavailable = "dag"', 'unavailable = "dag"\nmax_wait = 5\nwait_every = 8',
          "node 'mens', key 'max_wait': must be at least wait_every (8 s)"),
         ('[nodes.menu.options.1]', '[nodes.menu.options.1]\nlanguage = "de"',
