@@ -256,6 +256,7 @@ def test_when_anna_answers_barts_phone_stops_ringing(
     phones.puts_through(picked_up, anna, call.sid)
     phones.puts_through(picked_up, anna, call.sid)  # retried: nothing twice
     assert phones.picks_up(anna).body == picked_up.body  # even after: the same caller
+    assert call.waits(queue_time=16).verbs == ["Pause"]  # a late waitUrl never undoes it
     session = leuven.call_session(call)
     assert session.answered_by_id == anna_is_olga  # Olga's page shows the live call card
     work()

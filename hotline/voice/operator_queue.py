@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlmodel import Session, select
 
+from hotline import ivr
 from hotline.config import LineSettings, Settings
 from hotline.db import get_engine, session_scope
 from hotline.flows import get_flow
@@ -119,11 +120,12 @@ def next_wait_turn(
 ) -> WaitTurn:
     """The next sentence for a waiting caller; None (leave the queue) once they have waited
     the dial node's ``max_wait`` seconds, or when we do not know them as waiting."""
-    from hotline import ivr
-
     call = _call(session, call_sid)
     wait = current_wait(session, call) if call is not None else None
     node = flow.nodes.get((call.state if call else {}).get("node", ""))
+    if wait is not None and wait.status == "bridged":
+        # Being put through this very moment: a breath, never a <Leave/> that would undo it.
+        return WaitTurn([ivr.Pause(seconds=1)])
     if wait is None or wait.status != "waiting" or not isinstance(node, DialNode):
         return WaitTurn(None)
     if queue_time >= node.max_wait:
