@@ -99,7 +99,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(language.blueprint)
     errors.init_app(app)
 
-    @app.get("/favicon.ico")
+    @app.get("/favicon.ico", endpoint="favicon")
     def _favicon():
         # Browsers ask for /favicon.ico whatever the page says: the same icon, not a 404.
         return send_from_directory(

@@ -43,8 +43,10 @@ def error_words(code: int) -> tuple[str, str]:
         ),
         500: (
             _("Something went wrong on our side"),
-            _("The error has been noted. Try again in a moment; if it keeps happening, "
-              "tell your coordinator."),
+            _(
+                "The error has been noted. Try again in a moment; if it keeps happening, "
+                "tell your coordinator."
+            ),
         ),
     }.get(code, (_("Something went wrong"), _("Use the menu to go on.")))
 
@@ -53,9 +55,7 @@ def error_page(error: HTTPException):
     """The styled page for ``error``, with its status code and headers (Allow, Retry-After)."""
     code = error.code or 500
     title, sentence = error_words(code)
-    headers = {
-        name: value for name, value in error.get_headers() if name.lower() != "content-type"
-    }
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     try:
         body = render_template("errors/page.html", code=code, title=title, sentence=sentence)
     except Exception:  # the page itself failed (e.g. the database is gone): say it plainly

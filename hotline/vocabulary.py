@@ -57,8 +57,11 @@ LANGUAGE_WORDS = {"nl": N_("Dutch"), "fr": N_("French"), "en": N_("English"), "d
 # A language in its own words, for choosing one: never translated.
 ENDONYMS = {"nl": "Nederlands", "fr": "français", "en": "English"}
 
-# Where the catalogues are (use_catalogue); the call centre's, once the app is built.
-_CATALOGUES: list[Path] = []
+# Where the catalogues are: the call centre's (the same distribution; a path, not an
+# import), and any directory use_catalogue() adds.
+_CATALOGUES: list[Path] = [
+    Path(__file__).resolve().parent.parent / "callcenter_ui" / "translations"
+]
 _KINDS = {
     "category": CATEGORY_WORDS,
     "urgency": URGENCY_WORDS,
@@ -79,12 +82,11 @@ def use_catalogue(directory: Path) -> None:
 
 @lru_cache(maxsize=16)
 def _translations(language: str) -> support.NullTranslations:
-    found: support.NullTranslations = support.NullTranslations()
     for directory in _CATALOGUES:
         catalogue = support.Translations.load(str(directory), [language])
         if isinstance(catalogue, support.Translations):
             return catalogue
-    return found
+    return support.NullTranslations()  # English: the message ids themselves
 
 
 def _reader_language() -> str:
@@ -100,6 +102,7 @@ def words(kind: str, language: str | None = None) -> Mapping[str, str]:
     its word in ``language`` (default: the current reader's), e.g. {"meal": "een maaltijd"}.
 
     The same in a page, a job or a test: the catalogue is read from disk, not from a request.
+    Outside an app, the reader is Dutch.
     """
     return _words(kind, language or _reader_language())
 
@@ -141,6 +144,11 @@ def label(code: str | None, language: str | None = None) -> str:
     return all_words(language).get(code or "", code or "")
 
 
+def translate(message: str, language: str) -> str:
+    """``message`` (an English text marked with N_) in ``language``, from the catalogue."""
+    return _translations(language).gettext(message)
+
+
 def capitalised(text: str) -> str:
     """A word as a menu option or a list item starts: "Een maaltijd" (the rest unchanged)."""
     return text[:1].upper() + text[1:]
@@ -157,6 +165,25 @@ class ByLanguage(Mapping):
         if language not in LANGUAGES:
             raise KeyError(language)
         return words(self.kind, language)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(LANGUAGES)
+
+
+class EveryLanguage(Mapping):
+    """One English text in every language: ``EveryLanguage(N_("..."))["fr"]`` is its French,
+    read from the catalogue (the SMS texts are tables of these)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __getitem__(self, language: str) -> str:
+        if language not in LANGUAGES:
+            raise KeyError(language)
+        return translate(self.message, language)
 
     def __iter__(self) -> Iterator[str]:
         return iter(LANGUAGES)

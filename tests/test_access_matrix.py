@@ -63,6 +63,8 @@ ROUTES: dict[str, set[str]] = {
     "static": {PUBLIC},
     "ui.static": {PUBLIC},
     "auth.login": {PUBLIC},
+    "favicon": {PUBLIC},
+    "language.choose": {PUBLIC},  # before logging in too; a logged-in account keeps its choice
     "observability.health": {PUBLIC},
     "observability.ready": {PUBLIC},
     "observability.metrics": {PUBLIC},

@@ -149,6 +149,9 @@ def test_the_demo_serves_the_voice_webhook_and_the_call_centre_then_stops_cleanl
     assert process.returncode == 0, output
     assert "Stopped: web app, worker and embedded Redis." in output
     assert "470999999" not in output  # the caller's number is not logged
+    # A quiet terminal without --verbose: the addresses and the sandbox, no request or job logs.
+    assert "hotline demo --verbose" in output
+    assert " INFO " not in output and '"GET /' not in output, output
     time.sleep(0.5)
     assert processes_with_environment(f"HOTLINE_INSTANCE_PATH={instance}") == []
     assert not is_alive(redis_pid)

@@ -99,8 +99,10 @@ class VisibleText(HTMLParser):
         for name in READ_ATTRIBUTES:
             if attributes.get(name):
                 self.texts.append(attributes[name])
-        if tag == "input" and attributes.get("type") in ("submit", "button") and attributes.get(
-            "value"
+        if (
+            tag == "input"
+            and attributes.get("type") in ("submit", "button")
+            and attributes.get("value")
         ):
             self.texts.append(attributes["value"])
 

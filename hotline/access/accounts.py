@@ -67,9 +67,7 @@ def create_operator(
     if locale not in LOCALES:
         raise AccountError(N_("Unknown language: %(code)s."), field="locale", code=locale)
     if session.exec(select(Operator).where(Operator.username == username)).first():
-        raise AccountError(
-            N_("The username %(name)s is taken."), field="username", name=username
-        )
+        raise AccountError(N_("The username %(name)s is taken."), field="username", name=username)
     operator = Operator(
         username=username,
         display_name=display_name.strip() or username,
@@ -224,9 +222,7 @@ def update_profile(
     if phone_number:
         number = normalise_number(phone_number, country)
         if number is None:
-            raise AccountError(
-                N_("This is not a valid phone number."), field="phone_number"
-            )
+            raise AccountError(N_("This is not a valid phone number."), field="phone_number")
         operator.contact_id = store_contact(session, secrets, number).id
     if new_password:
         operator.password_hash = hash_password(new_password)

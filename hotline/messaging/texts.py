@@ -14,7 +14,7 @@ import phonenumbers
 
 from hotline.config import LineSettings
 from hotline.models import HelpRequest, Volunteer
-from hotline.vocabulary import ByLanguage
+from hotline.vocabulary import N_, ByLanguage, EveryLanguage
 
 LANGUAGES = ("nl", "fr", "en")
 # The words a volunteer answers with, as the texts show them (hotline.messaging.replies
@@ -30,121 +30,82 @@ HELP_WORDS = {"nl": "HULP", "fr": "AIDE", "en": "HELP"}
 # catalogue): ``CATEGORIES["nl"]["meal"]`` is "een maaltijd".
 CATEGORIES = ByLanguage("category")
 URGENCIES = ByLanguage("urgency")
-WHERE = {"nl": " in {place}", "fr": " à {place}", "en": " in {place}"}
-OFFER = {
-    "nl": "{line}: nieuwe hulpvraag {reference} - {what}{where}{when}. "
-    "Antwoord {yes} {code} om te aanvaarden of {no} {code} om te weigeren.",
-    "fr": "{line}: nouvelle demande {reference} - {what}{where}{when}. "
-    "Répondez {yes} {code} pour accepter ou {no} {code} pour refuser.",
-    "en": "{line}: new help request {reference} - {what}{where}{when}. "
-    "Reply {yes} {code} to accept or {no} {code} to decline.",
-}
+# The sentences below are English message ids; Dutch and French (and any language
+# added) are in the call centre's catalogue. Translations keep every {placeholder}
+# and the GSM 03.38 alphabet (tests/test_sms_replies.py, tests/test_assignment_sms.py).
+WHERE = EveryLanguage(N_(" in {place}"))
+OFFER = EveryLanguage(
+    N_(
+        "{line}: new help request {reference} - {what}{where}{when}. Reply {yes} {code} "
+        "to accept or {no} {code} to decline."
+    )
+)
 # Everything else a volunteer can be told, by kind (the `kind` of its sms_message row).
-TEXTS: dict[str, dict[str, str]] = {
+TEXTS: dict[str, EveryLanguage] = {
     # After JA: what is needed to start, and how to reach the resident through the line.
-    "details": {
-        "nl": "{line}: dank u! Hulpvraag {reference}: {what}{where}{when}.{summary} "
-        "Bel {phone} en vraag een medewerker om u met de bewoner te verbinden. "
-        "Geholpen? Antwoord {done} {code}. Lukt het niet? {no} {code}.",
-        "fr": "{line}: merci! Demande {reference}: {what}{where}{when}.{summary} "
-        "Appelez le {phone} et demandez qu'on vous mette en contact avec la personne. "
-        "C'est fait? Répondez {done} {code}. Impossible? {no} {code}.",
-        "en": "{line}: thank you! Request {reference}: {what}{where}{when}.{summary} "
-        "Call {phone} and ask an operator to connect you with the resident. "
-        "Helped? Reply {done} {code}. Cannot make it? {no} {code}.",
-    },
-    "taken": {
-        "nl": "{line}: hulpvraag {reference} is al opgenomen door een andere vrijwilliger. "
-        "Bedankt om klaar te staan!",
-        "fr": "{line}: la demande {reference} a déjà été acceptée par un autre bénévole. "
-        "Merci de votre disponibilité!",
-        "en": "{line}: request {reference} has already been taken by another volunteer. "
-        "Thank you for being there!",
-    },
-    "declined": {
-        "nl": "{line}: bedankt om het te laten weten. We vragen iemand anders.",
-        "fr": "{line}: merci de nous avoir prévenus. Nous demandons à quelqu'un d'autre.",
-        "en": "{line}: thank you for letting us know. We will ask someone else.",
-    },
-    "given_back": {
-        "nl": "{line}: bedankt om het te laten weten. We zoeken iemand anders "
-        "voor hulpvraag {reference}.",
-        "fr": "{line}: merci de nous avoir prévenus. Nous cherchons quelqu'un d'autre "
-        "pour la demande {reference}.",
-        "en": "{line}: thank you for letting us know. We will find someone else "
-        "for request {reference}.",
-    },
-    "thanks": {
-        "nl": "{line}: hartelijk dank voor uw hulp bij hulpvraag {reference}!",
-        "fr": "{line}: merci de tout coeur pour votre aide (demande {reference})!",
-        "en": "{line}: thank you so much for your help with request {reference}!",
-    },
-    "reminder": {
-        "nl": "{line}: lukt het met hulpvraag {reference}? Antwoord {done} {code} "
-        "als u geholpen hebt, of {no} {code} als het niet lukt.",
-        "fr": "{line}: tout va bien pour la demande {reference}? Répondez {done} {code} "
-        "si c'est fait, ou {no} {code} si ce n'est pas possible.",
-        "en": "{line}: how is request {reference} going? Reply {done} {code} "
-        "when you have helped, or {no} {code} if you cannot.",
-    },
-    "how_to": {
-        "nl": "{line}: antwoord {yes} met de code om een hulpvraag te aanvaarden "
-        "(bv. {yes} {example}), {no} om te weigeren, {done} als u geholpen hebt. "
-        "STOP: geen sms meer. Vragen? Bel {phone}.",
-        "fr": "{line}: répondez {yes} avec le code pour accepter une demande "
-        "(p.ex. {yes} {example}), {no} pour refuser, {done} quand c'est fait. "
-        "STOP: plus de sms. Questions? Appelez le {phone}.",
-        "en": "{line}: reply {yes} with the code to accept a request (e.g. {yes} {example}), "
-        "{no} to decline, {done} when you have helped. "
-        "STOP: no more SMS. Questions? Call {phone}.",
-    },
-    "not_understood": {
-        "nl": "{line}: sorry, dat begreep ik niet. Antwoord {yes}, {no} of {done} "
-        "met de code, bv. {yes} {example}. {help} voor uitleg.",
-        "fr": "{line}: désolé, je n'ai pas compris. Répondez {yes}, {no} ou {done} "
-        "avec le code, p.ex. {yes} {example}. {help} pour de l'aide.",
-        "en": "{line}: sorry, I did not understand that. Reply {yes}, {no} or {done} "
-        "with the code, e.g. {yes} {example}. {help} for help.",
-    },
-    "which_one": {
-        "nl": "{line}: u hebt meer dan een open hulpvraag: {offers}. "
-        "Antwoord met de code erbij, bv. {word} {example}.",
-        "fr": "{line}: vous avez plusieurs demandes ouvertes: {offers}. "
-        "Répondez avec le code, p.ex. {word} {example}.",
-        "en": "{line}: you have more than one open request: {offers}. "
-        "Reply with the code, e.g. {word} {example}.",
-    },
-    "no_open": {
-        "nl": "{line}: u hebt op dit moment geen open hulpvraag. Bedankt!",
-        "fr": "{line}: vous n'avez pas de demande ouverte en ce moment. Merci!",
-        "en": "{line}: you have no open request at the moment. Thank you!",
-    },
-    "unknown_code": {
-        "nl": "{line}: er is geen open hulpvraag met code {code} voor u.{open}",
-        "fr": "{line}: vous n'avez pas de demande ouverte avec le code {code}.{open}",
-        "en": "{line}: you have no open request with code {code}.{open}",
-    },
-    "open_codes": {
-        "nl": " Uw open codes: {codes}.",
-        "fr": " Vos codes ouverts: {codes}.",
-        "en": " Your open codes: {codes}.",
-    },
-    "no_longer_open": {
-        "nl": "{line}: hulpvraag {reference} is niet meer open voor u. Bedankt!",
-        "fr": "{line}: la demande {reference} n'est plus ouverte pour vous. Merci!",
-        "en": "{line}: request {reference} is no longer open for you. Thank you!",
-    },
-    "opted_out": {
-        "nl": "{line}: u krijgt geen sms meer van ons. Stuur START om ze weer te krijgen.",
-        "fr": "{line}: vous ne recevrez plus de sms. Envoyez START pour les recevoir à nouveau.",
-        "en": "{line}: you will get no more SMS from us. Text START to get them again.",
-    },
+    "details": EveryLanguage(
+        N_(
+            "{line}: thank you! Request {reference}: {what}{where}{when}.{summary} Call "
+            "{phone} and ask an operator to connect you with the resident. Helped? Reply "
+            "{done} {code}. Cannot make it? {no} {code}."
+        )
+    ),
+    "taken": EveryLanguage(
+        N_(
+            "{line}: request {reference} has already been taken by another volunteer. Thank "
+            "you for being there!"
+        )
+    ),
+    "declined": EveryLanguage(
+        N_("{line}: thank you for letting us know. We will ask someone else.")
+    ),
+    "given_back": EveryLanguage(
+        N_(
+            "{line}: thank you for letting us know. We will find someone else for request "
+            "{reference}."
+        )
+    ),
+    "thanks": EveryLanguage(
+        N_("{line}: thank you so much for your help with request {reference}!")
+    ),
+    "reminder": EveryLanguage(
+        N_(
+            "{line}: how is request {reference} going? Reply {done} {code} when you have "
+            "helped, or {no} {code} if you cannot."
+        )
+    ),
+    "how_to": EveryLanguage(
+        N_(
+            "{line}: reply {yes} with the code to accept a request (e.g. {yes} {example}), "
+            "{no} to decline, {done} when you have helped. STOP: no more SMS. Questions? "
+            "Call {phone}."
+        )
+    ),
+    "not_understood": EveryLanguage(
+        N_(
+            "{line}: sorry, I did not understand that. Reply {yes}, {no} or {done} with the "
+            "code, e.g. {yes} {example}. {help} for help."
+        )
+    ),
+    "which_one": EveryLanguage(
+        N_(
+            "{line}: you have more than one open request: {offers}. Reply with the code, "
+            "e.g. {word} {example}."
+        )
+    ),
+    "no_open": EveryLanguage(N_("{line}: you have no open request at the moment. Thank you!")),
+    "unknown_code": EveryLanguage(N_("{line}: you have no open request with code {code}.{open}")),
+    "open_codes": EveryLanguage(N_(" Your open codes: {codes}.")),
+    "no_longer_open": EveryLanguage(
+        N_("{line}: request {reference} is no longer open for you. Thank you!")
+    ),
+    "opted_out": EveryLanguage(
+        N_("{line}: you will get no more SMS from us. Text START to get them again.")
+    ),
     # To a number that belongs to no volunteer: says nothing about anyone.
-    "unknown_sender": {
-        "nl": "Dit nummer ontvangt alleen antwoorden van geregistreerde vrijwilligers.",
-        "fr": "Ce numéro sert uniquement aux réponses des bénévoles inscrits.",
-        "en": "This number only receives replies from registered volunteers.",
-    },
+    "unknown_sender": EveryLanguage(
+        N_("This number only receives replies from registered volunteers.")
+    ),
 }
 SUMMARY_LENGTH = 80  # characters of the resident's message quoted after JA
 
