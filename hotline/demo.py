@@ -50,6 +50,8 @@ def run_demo(*, host: str, port: int, verbose: bool = False) -> None:
     if not verbose:
         overrides["log_level"] = QUIET_LEVEL
         logging.getLogger().setLevel(QUIET_LEVEL)
+        # Werkzeug gives its request log a level of its own (INFO) unless one is set.
+        logging.getLogger("werkzeug").setLevel(QUIET_LEVEL)
     settings = load_settings(overrides)
     redis_server = stop_sandbox = None
     # The worker watches this pid and stops if the demo vanishes without cleaning up.
