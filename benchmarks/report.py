@@ -51,6 +51,10 @@ def machine() -> dict:
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     spec = importlib.util.find_spec("hotline")
+    code = Path(spec.origin).parent if spec and spec.origin else None
+    if code is not None and ROOT not in code.parents:
+        # PYTHONPATH put another copy of the app first (README: "Measuring a commit").
+        commit = os.environ.get("HOTLINE_BENCH_COMMIT", f"not {commit}'s working tree")
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu": model,
@@ -61,7 +65,7 @@ def machine() -> dict:
         "sqlite": sqlite3.sqlite_version,
         "wrk": (wrk.stdout + wrk.stderr).splitlines()[0] if wrk.returncode in (0, 1) else None,
         "commit": commit,
-        "hotline_code": str(Path(spec.origin).parent) if spec and spec.origin else None,
+        "hotline_code": str(code) if code else None,
     }
 
 
