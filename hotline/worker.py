@@ -8,6 +8,7 @@ the relay one log line per outage.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -260,6 +261,24 @@ class HotlineWorker(SimpleWorker):
                 return super().heartbeat(timeout)
             except REDIS_ERRORS:
                 self._wait_for_redis()
+
+    def unsubscribe(self) -> None:
+        """rq's unsubscribe, in an order that lets redis-py's reader thread end at once.
+
+        rq sends UNSUBSCRIBE, then stops the thread. The reply wakes the reader, which,
+        still told to run, waits for a new subscription for up to rq's 60 s; since
+        redis-py 8.2 ``stop()`` joins it, so every worker's shutdown took a minute.
+        Telling the thread to end first makes that reply its last read.
+        """
+        thread, pubsub = self.pubsub_thread, self.pubsub
+        if thread is None or not hasattr(thread, "_running"):
+            return super().unsubscribe()
+        thread._running.clear()  # what stop() does, without its join
+        with contextlib.suppress(*REDIS_ERRORS):
+            pubsub.unsubscribe()
+        thread.join(timeout=1)
+        with contextlib.suppress(*REDIS_ERRORS):
+            pubsub.close()
 
     def check_for_suspension(self, burst: bool) -> None:
         """rq's suspension check, waiting out a Redis outage."""
