@@ -80,6 +80,13 @@ ROUTES: dict[str, set[str]] = {
     "twilio.voice_status": {PUBLIC},
     "twilio.voice_step": {PUBLIC},
     "twilio.voice_transcription": {PUBLIC},
+    # the operators' queue (#16): Twilio's, signed like every /twilio/ webhook
+    "twilio.operator_leg_answered": {PUBLIC},
+    "twilio.operator_leg_ended": {PUBLIC},
+    "twilio.operator_leg_status": {PUBLIC},
+    "twilio.queue_bridged": {PUBLIC},
+    "twilio.queue_key": {PUBLIC},
+    "twilio.queue_wait": {PUBLIC},
     # the account's own
     "auth.home": {OWN_LINES},
     "auth.logout": {SESSION},
@@ -535,8 +542,9 @@ def test_every_table_with_a_line_has_a_policy_filter():
     }
     # call_session: never listed, each one checked (policy.check_call); sms_message: reached
     # only through its assignment (policy.check_assignment); purge_run: counts only, shown
-    # on no page.
-    allowed_elsewhere = {"call_session", "sms_message", "purge_run"}
+    # on no page; operator_wait: a caller waiting in the line's queue, read by Twilio's
+    # webhooks and the ringing jobs only, shown on no page.
+    allowed_elsewhere = {"call_session", "sms_message", "purge_run", "operator_wait"}
     assert with_line - filtered - allowed_elsewhere == set(), (
         "a new table with a line_id: add its filter to hotline.access.policy and this list"
     )
