@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import (
     Blueprint,
     abort,
@@ -13,7 +15,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -23,6 +25,8 @@ from wtforms.validators import DataRequired, Length
 
 from callcenter_ui.auth import current_principal, visible_request
 from callcenter_ui.formatting import duration
+from callcenter_ui.history_words import reason_text
+from callcenter_ui.volunteers import translated
 from hotline import triage, vocabulary
 from hotline.access import policy
 from hotline.audit import history
@@ -30,8 +34,12 @@ from hotline.config import Settings
 from hotline.db import get_session, line_row
 from hotline.http_bounds import MAX_ID
 from hotline.lifecycle import TRANSITIONS, IllegalTransition
-from hotline.messaging.conversation import follow_up_requests, offer_states
-from hotline.models import HelpRequest, Line, Operator, Volunteer
+from hotline.messaging.conversation import (
+    follow_up_requests,
+    is_no_volunteer_found,
+    offer_states,
+)
+from hotline.models import HelpRequest, Line, Operator, RequestStatus, Volunteer, utcnow
 from hotline.voice.callbacks import attempts as call_back_attempts
 
 blueprint = Blueprint("requests", __name__, url_prefix="/requests")
@@ -71,41 +79,32 @@ def set_request_choices(form, line, *, languages=vocabulary.LANGUAGES, blank_lan
 
 
 def labels_for() -> dict[str, str]:
-    """Translated labels of categories, urgencies, languages and statuses.
+    """The words of a request's codes (categories, urgencies, statuses, sources, languages
+    by name) in the reader's language, from hotline.vocabulary.
 
-    Built once per web request and language (the queue asks for a label in every cell:
+    Looked up once per web request and language (the queue asks for a label in every cell:
     rebuilding the dict each time was most of the queue page's time at a crisis's scale).
     """
     locale = str(get_locale())
     cached = g.get("_labels")
     if cached is None or cached[0] != locale:
-        cached = (locale, _labels())
+        cached = (locale, dict(vocabulary.all_words(locale)))
         g._labels = cached
     return cached[1]
 
 
-def _labels() -> dict[str, str]:
+def queue_waiting_texts() -> dict[str, str]:
+    """For each QueueRow.state, what the queue's waiting time says ("%(time)s": 12 min)."""
     return {
-        "groceries": _("groceries or pharmacy"),
-        "meal": _("a meal"),
-        "errand": _("an errand"),
-        "dog": _("walking the dog"),
-        "talk": _("someone to talk to"),
-        "other": _("something else"),
-        "today": _("today"),
-        "coming_days": _("in the coming days"),
-        "nl": _("Dutch"),
-        "fr": _("French"),
-        "en": _("English"),
-        "new": _("new"),
-        "triaged": _("triaged"),
-        "assigned": _("assigned"),
-        "accepted": _("accepted"),
-        "done": _("done"),
-        "cancelled": _("cancelled"),
-        "ivr": _("phone menu"),
-        "live": _("taken live"),
-        "callback": _("call-back"),
+        "to_triage": _("new, waiting for triage for %(time)s"),
+        "to_assign": _("waiting for a volunteer for %(time)s"),
+        "no_volunteer_found": _("waiting for a volunteer for %(time)s"),
+        "offer_fell_through": _("waiting for a volunteer for %(time)s"),
+        "needs_follow_up": _("accepted %(time)s ago, not reported done"),
+        "offered": _("offered %(time)s ago, waiting for an answer"),
+        "accepted": _("accepted %(time)s ago"),
+        "done": _("done %(time)s ago"),
+        "cancelled": _("cancelled %(time)s ago"),
     }
 
 
@@ -131,20 +130,36 @@ def _after() -> int | None:
     return after if after is not None and 0 < after <= MAX_ID else None
 
 
+def _seen() -> datetime | None:
+    """Until when the operator's page already showed the queue (``seen``, sent by its
+    refresh): requests that came in later are announced and highlighted."""
+    seen = request.args.get("seen", type=float)
+    if seen is None or not 0 < seen < 10**10:
+        return None
+    return datetime.fromtimestamp(seen, UTC)
+
+
 def _queue_page(title: str, source: str | None = None):
     filters = _filters()
     if source:
         filters = triage.QueueFilters(**{**filters.__dict__, "source": source})
     session = get_session()
+    now = utcnow()
     page = triage.list_queue(
         session,
         filters=filters,
         visible=policy.request_filter(current_principal()),
+        now=now,
         after=_after(),
     )
     request_ids = [row.help_request.id for row in page.rows]
+    seen = _seen()
+    arrived = {
+        row.help_request.id for row in page.rows if seen and row.help_request.created_at > seen
+    }
     template = "requests/_rows.html" if request.headers.get("HX-Request") else "requests/queue.html"
-    next_args = {key: value for key, value in request.args.items() if value and key != "after"}
+    page_args = {key: value for key, value in request.args.items() if value and key != "seen"}
+    next_args = {key: value for key, value in page_args.items() if key != "after"}
     return render_template(
         template,
         title=title,
@@ -160,17 +175,26 @@ def _queue_page(title: str, source: str | None = None):
         # The call-backs list says how often each request was called back, and how it went.
         attempts=call_back_attempts(session, request_ids) if source == "callback" else None,
         filters=filters,
+        # Needs action, then in hand: headed as such where the queue is in its own order.
+        grouped=not (filters.status or source == "callback"),
+        waiting=queue_waiting_texts(),
+        arrived=arrived,
+        news=ngettext("%(num)d new request", "%(num)d new requests", len(arrived))
+        if arrived
+        else "",
+        seen_until=f"{now.timestamp():.3f}",
         statuses=list(TRANSITIONS),
         categories=vocabulary.CATEGORIES,
         languages=vocabulary.LANGUAGES,
         postcodes=sorted({code for line in _settings().lines.values() for code in line.postcodes}),
-        rows_url=request.full_path,
+        rows_url=url_for(request.endpoint, **page_args),
     )
 
 
 @blueprint.get("/")
 def queue():
-    """The live queue: urgent first, then oldest; refreshes itself every few seconds."""
+    """The live queue: what needs action before what is in hand, urgent first, then oldest;
+    refreshes itself every few seconds, keeping the operator's place."""
     return _queue_page(_("Queue"))
 
 
@@ -212,6 +236,45 @@ def _triage_form(help_request: HelpRequest, line, formdata=None) -> TriageForm:
     return set_request_choices(form, line)
 
 
+# History events an operator has to act on: they stand out on a request's page.
+NEEDS_ACTION_EVENTS = (
+    "assignment:undelivered",
+    "sms_not_sent",
+    "sms_undelivered",
+    "no_volunteer_found",
+    "needs_follow_up",
+)
+
+
+def next_step(help_request: HelpRequest) -> str:
+    """What happens next with ``help_request``, in one sentence for the operator."""
+    if is_no_volunteer_found(help_request):
+        return _(
+            "Every suggested volunteer was asked: phone a volunteer yourself and assign them "
+            "by hand."
+        )
+    return {
+        RequestStatus.NEW: _(
+            "Check what the resident needs and save the triage; the volunteers nearby are "
+            "suggested below."
+        ),
+        RequestStatus.TRIAGED: _(
+            "Ask a suggested volunteer: they get an SMS and answer YES or NO; you see the "
+            "answer here."
+        ),
+        RequestStatus.ASSIGNED: _(
+            "The volunteer gets an SMS and answers YES or NO; you see the answer here."
+        ),
+        RequestStatus.ACCEPTED: _(
+            "The volunteer calls the resident through the hotline and texts DONE once they "
+            "have helped; without it they get a reminder, and then the request is listed "
+            "under Needs follow-up."
+        ),
+        RequestStatus.DONE: _("Nothing more to do: the volunteer has helped."),
+        RequestStatus.CANCELLED: _("Nothing more to do: the request is closed."),
+    }[RequestStatus(help_request.status)]
+
+
 @blueprint.get("/<int:request_id>")
 def detail(request_id: int, forms: dict | None = None):
     """Everything known about a request, its history, and what can be done with it."""
@@ -245,6 +308,9 @@ def detail(request_id: int, forms: dict | None = None):
         duplicate_form=forms.get("duplicate") or DuplicateForm(formdata=None),
         cancel_form=forms.get("cancel") or CancelForm(formdata=None),
         is_open=help_request.status not in ("done", "cancelled"),
+        next_step=next_step(help_request),
+        needs_action_events=NEEDS_ACTION_EVENTS,
+        cancel_reason=reason_text(help_request.cancel_reason or ""),
     ), (400 if forms else 200)
 
 
@@ -261,9 +327,14 @@ def _act(request_id: int, form_name: str, form, action):
     if form.validate_on_submit():
         try:
             action(help_request, form)
-        except (triage.TriageError, IllegalTransition) as error:
+        except triage.TriageError as error:
             get_session().rollback()
-            flash(str(error), "error")
+            flash(translated(error), "error")
+        except IllegalTransition:
+            get_session().rollback()
+            flash(
+                _("The request has moved on in the meantime: this change no longer fits."), "error"
+            )
         else:
             return redirect(url_for("requests.detail", request_id=request_id))
     else:
@@ -323,6 +394,8 @@ def cancel(request_id: int):
 
 
 class LiveCallForm(FlaskForm):
+    # Only for an account of several lines; checked with the access policy, not the choices.
+    line = SelectField(validate_choice=False)
     phone_number = TelField(validators=[DataRequired(), Length(max=32)])
     language = SelectField(validators=[DataRequired()])
     category = SelectField(validators=[DataRequired()])
@@ -331,18 +404,61 @@ class LiveCallForm(FlaskForm):
     message = TextAreaField(validators=[Length(max=4000)])
 
 
+def _live_call_form(lines: list) -> LiveCallForm:
+    """The form for a call taken by hand, for the account's ``lines`` (LineSettings).
+
+    With one line there is nothing to choose; with several the form asks which line the
+    resident called, and offers every postcode and language of those lines (the chosen
+    line's own are checked when it is saved).
+    """
+    form = LiveCallForm()
+    languages = [code for code in vocabulary.LANGUAGES if any(code in x.languages for x in lines)]
+    set_request_choices(form, lines[0], languages=languages, blank_language=False)
+    if len(lines) > 1:
+        form.line.choices = [SelectChoice("", "—")] + [
+            SelectChoice(line.slug, line.name) for line in lines
+        ]
+        postcodes = {code: name for line in lines for code, name in line.postcodes.items()}
+        form.postcode.choices = [SelectChoice("", "—")] + [
+            SelectChoice(code, f"{code} {name}") for code, name in postcodes.items()
+        ]
+    else:
+        del form.line
+    return form
+
+
+def _chosen_line(form: LiveCallForm, lines: list):
+    """The line a call is logged for: the account's only one, or the one it chose, if the
+    access policy lets it work there (None, with the field's error, when not)."""
+    if "line" not in form:
+        return lines[0]
+    settings = _settings()
+    slug = form.line.data or ""
+    if slug in settings.lines:
+        row = line_row(get_session(), settings, slug)
+        try:
+            policy.check_line(current_principal(), row.id)
+        except policy.AccessDenied:
+            pass
+        else:
+            return settings.lines[slug]
+    form.line.errors = [*form.line.errors, _("Choose one of your lines.")]
+    return None
+
+
 @blueprint.route("/new", methods=["GET", "POST"])
 def new():
     """Log a call taken by hand: the same request, the number straight into the vault."""
     settings = _settings()
-    # The operator's (first) line; choosing among several lines is not offered yet.
-    own_lines = policy.own_lines(current_principal(), settings.lines)
+    own_lines = [
+        settings.lines[slug] for slug in policy.own_lines(current_principal(), settings.lines)
+    ]
     if not own_lines:
         abort(403)  # an account of lines that are no longer configured files nothing
-    line = settings.lines[own_lines[0]]
-    form = set_request_choices(LiveCallForm(), line, languages=line.languages, blank_language=False)
+    form = _live_call_form(own_lines)
     status = 200
-    if form.validate_on_submit():
+    line = _chosen_line(form, own_lines) if form.is_submitted() else None
+    if form.validate_on_submit() and line is not None:
         session = get_session()
         try:
             help_request = triage.log_live_call(
@@ -360,7 +476,8 @@ def new():
             )
         except triage.TriageError as error:
             session.rollback()
-            form.phone_number.errors = [str(error)]
+            field = form._fields.get(error.field or "", form.phone_number)
+            field.errors = [*field.errors, translated(error)]
         else:
             flash(_("Request %(reference)s saved.", reference=help_request.reference), "ok")
             return redirect(url_for("requests.detail", request_id=help_request.id))
@@ -368,7 +485,7 @@ def new():
         status = 400
     # Never send a typed number back to the browser, not even to correct it.
     form.phone_number.data = ""
-    return render_template("requests/new.html", form=form, line=line), status
+    return render_template("requests/new.html", form=form, line=own_lines[0]), status
 
 
 # The queue's waiting times read like the dashboard's: one formatter for both.

@@ -85,17 +85,20 @@ class Contact(SQLModel, table=True):
 
 
 # A request's place in the operators' queue, kept by the database itself (a generated
-# column, so that no writer can forget it): open requests whose automatic offers found no
-# volunteer first, then urgent ones, then the rest; closed requests after every open one.
+# column, so that no writer can forget it): what an operator must act on before what is in
+# hand (#11), closed requests after every open one; urgent ones first in each group.
 # With created_at and id it is the queue's order, which an index then serves (#15).
-# 0: no volunteer found, urgent · 1: no volunteer found · 2: urgent · 3: other open ·
-# 4: closed, urgent · 5: closed.
+# 0/1: stuck, urgent/not (no volunteer found; an offer fell through and the request is
+# back at triaged; accepted, never reported done) · 2/3: to do (new, triaged) ·
+# 4/5: in hand (offered, accepted) · 6/7: closed.
 QUEUE_RANK_SQL = (
-    "(CASE WHEN status NOT IN ('new', 'triaged', 'assigned', 'accepted') THEN 4"
-    " WHEN no_volunteer_at IS NOT NULL THEN 0 ELSE 2 END)"
+    "(CASE WHEN status NOT IN ('new', 'triaged', 'assigned', 'accepted') THEN 6"
+    " WHEN no_volunteer_at IS NOT NULL OR follow_up_at IS NOT NULL"
+    " OR (status = 'triaged' AND assigned_at IS NOT NULL) THEN 0"
+    " WHEN status IN ('new', 'triaged') THEN 2 ELSE 4 END)"
     " + (CASE WHEN urgency = 'today' THEN 0 ELSE 1 END)"
 )
-CLOSED_QUEUE_RANK = 4  # ranks below it are open requests
+CLOSED_QUEUE_RANK = 6  # ranks below it are open requests
 
 
 class HelpRequest(SQLModel, table=True):
@@ -148,8 +151,9 @@ class HelpRequest(SQLModel, table=True):
     purged_at: datetime | None = _when(default=None, index=True)
     # A coordinator used "forget this resident" (set together with purged_at).
     forgotten_at: datetime | None = _when(default=None)
-    # Computed by the database from status, no_volunteer_at and urgency (QUEUE_RANK_SQL):
-    # never set it; it is read after a write like any server default.
+    # Computed by the database from status, urgency, no_volunteer_at, follow_up_at and
+    # assigned_at (QUEUE_RANK_SQL): never set it; it is read after a write like any server
+    # default.
     queue_rank: int | None = Field(
         default=None,
         sa_column=sa.Column(sa.Integer, sa.Computed(QUEUE_RANK_SQL, persisted=True)),

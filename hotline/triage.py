@@ -16,15 +16,39 @@ from hotline.config import LineSettings, Secrets, normalise_number
 from hotline.dispatch import cancel_open_assignments
 from hotline.intake import create_help_request
 from hotline.lifecycle import change_status
-from hotline.models import CLOSED_QUEUE_RANK, HelpRequest, Line, RequestStatus, utcnow
+from hotline.models import (
+    CLOSED_QUEUE_RANK,
+    Assignment,
+    HelpRequest,
+    Line,
+    RequestStatus,
+    utcnow,
+)
 from hotline.privacy import redact_personal_details, store_contact
-from hotline.vocabulary import CATEGORIES, LANGUAGES, URGENCIES
+from hotline.vocabulary import CATEGORIES, LANGUAGES, N_, URGENCIES
+from hotline.volunteers import TranslatableError
 
 TRIAGE_FIELDS = ("category", "postcode", "urgency", "language", "notes")
 
 
-class TriageError(ValueError):
-    """A triage request that cannot be carried out (the message says why)."""
+class TriageError(TranslatableError):
+    """A triage request that cannot be carried out (the message says why, in English with
+    placeholders; the call centre shows it in the operator's language)."""
+
+
+# What to choose again when a form sends a value outside the vocabulary (a forged form).
+CHOOSE_FROM_THE_LIST = {
+    "category": N_("Choose what is needed from the list."),
+    "urgency": N_("Choose the urgency from the list."),
+    "language": N_("Choose the language from the list."),
+}
+
+
+# Where a request stands, as the queue says it: what an operator must act on first
+# (stuck, then to do), then what is in hand, then closed (QUEUE_RANK_SQL's groups).
+STUCK = ("no_volunteer_found", "offer_fell_through", "needs_follow_up")
+TO_DO = ("to_triage", "to_assign")
+IN_HAND = ("offered", "accepted")
 
 
 @dataclass(frozen=True)
@@ -35,6 +59,16 @@ class QueueRow:
     age: timedelta
     has_message: bool
     called_before: bool  # the same caller (keyed hash) made an earlier request
+    # What the request waits for (STUCK, TO_DO, IN_HAND, or its closed status) and for how
+    # long: the resident's wait while nobody helps yet, else the time since the offer, the
+    # acceptance or the close.
+    state: str = "to_triage"
+    waited: timedelta = timedelta(0)
+
+    @property
+    def needs_action(self) -> bool:
+        """Whether an operator must do something now (not in hand, not closed)."""
+        return self.state in STUCK or self.state in TO_DO
 
 
 @dataclass(frozen=True)
@@ -76,9 +110,11 @@ def list_queue(
 ) -> QueuePage:
     """A page of the requests the account sees (``visible``: the access policy's
     ``request_filter``; None: every line), open ones unless ``filters.status`` says
-    otherwise: those whose automatic offers found no volunteer first, then urgent ones,
-    then the oldest; call-backs strictly oldest first. ``after``: the last request of the
-    page before (keyset pagination).
+    otherwise: what an operator must act on before what is in hand (stuck ones first: no
+    volunteer found, an offer that fell through, a volunteer who never reported done; then
+    new and triaged ones; then offered and accepted), urgent ones first in each, then the
+    oldest; call-backs strictly oldest first. ``after``: the last request of the page
+    before (keyset pagination).
 
     The order is the generated column ``queue_rank`` with ``created_at`` and ``id``, which
     the queue's indexes hold in that order: a page reads its own rows, not every open one.
@@ -110,21 +146,73 @@ def list_queue(
         counted = select(HelpRequest.id).where(*conditions).limit(QUEUE_COUNTED + 1).subquery()
         total = session.exec(select(sa.func.count()).select_from(counted)).one()
     repeat_callers = _repeat_callers(session, requests)
-    rows = [
-        QueueRow(
-            help_request=help_request,
-            age=now - help_request.created_at,
-            has_message=bool(help_request.recording_sid or help_request.message),
-            called_before=help_request.id in repeat_callers,
+    offered, accepted = _offer_times(session, requests)
+    rows = []
+    for help_request in requests:
+        state, since = _queue_state(help_request, offered, accepted)
+        rows.append(
+            QueueRow(
+                help_request=help_request,
+                age=now - help_request.created_at,
+                has_message=bool(help_request.recording_sid or help_request.message),
+                called_before=help_request.id in repeat_callers,
+                state=state,
+                waited=max(now - since, timedelta(0)),
+            )
         )
-        for help_request in requests
-    ]
     return QueuePage(
         rows=rows,
         total=None if total is None else min(total, QUEUE_COUNTED),
         more_than_total=total is not None and total > QUEUE_COUNTED,
         next_after=requests[-1].id if more else None,
     )
+
+
+def _queue_state(
+    help_request: HelpRequest, offered: dict[int, datetime], accepted: dict[int, datetime]
+) -> tuple[str, datetime]:
+    """What ``help_request`` waits for, and since when (see QueueRow.state)."""
+    status, since = help_request.status, help_request.created_at
+    if status in (RequestStatus.DONE, RequestStatus.CANCELLED):
+        return status, help_request.updated_at  # closed ones change no more after that
+    if help_request.no_volunteer_at is not None:
+        return "no_volunteer_found", since
+    if status == RequestStatus.ACCEPTED:
+        since = accepted.get(help_request.id) or help_request.updated_at
+        return ("needs_follow_up" if help_request.follow_up_at else "accepted"), since
+    if status == RequestStatus.ASSIGNED:
+        return "offered", offered.get(help_request.id) or help_request.assigned_at or since
+    if status == RequestStatus.TRIAGED:
+        return ("offer_fell_through" if help_request.assigned_at else "to_assign"), since
+    return "to_triage", since
+
+
+def _offer_times(
+    session: Session, requests: list[HelpRequest]
+) -> tuple[dict[int, datetime], dict[int, datetime]]:
+    """For the page's requests in hand: when the newest open offer went out, and when the
+    volunteer accepted ({request id: time}); one query for the page."""
+    ids = [r.id for r in requests if r.status in (RequestStatus.ASSIGNED, RequestStatus.ACCEPTED)]
+    offered: dict[int, datetime] = {}
+    accepted: dict[int, datetime] = {}
+    if not ids:
+        return offered, accepted
+    for request_id, status, created_at, responded_at in session.exec(
+        select(
+            Assignment.help_request_id,
+            Assignment.status,
+            Assignment.created_at,
+            Assignment.responded_at,
+        ).where(
+            col(Assignment.help_request_id).in_(ids),
+            col(Assignment.status).in_(("offered", "accepted")),
+        )
+    ):
+        if status == "offered":
+            offered[request_id] = max(created_at, offered.get(request_id, created_at))
+        elif responded_at is not None:
+            accepted[request_id] = responded_at
+    return offered, accepted
 
 
 def _repeat_callers(session: Session, requests: list[HelpRequest]) -> set[int]:
@@ -192,13 +280,18 @@ def _validated(changes: dict[str, str | None], line: LineSettings) -> dict[str, 
     cleaned: dict[str, str | None] = {}
     for field, value in changes.items():
         if field not in TRIAGE_FIELDS:
-            raise TriageError(f"unknown field {field}")
+            raise TriageError(N_("%(field)s cannot be corrected here."), field=field)
         value = (value or "").strip() or None
         allowed = {"category": CATEGORIES, "urgency": URGENCIES, "language": LANGUAGES}.get(field)
         if value is not None and allowed and value not in allowed:
-            raise TriageError(f"{field} must be one of {', '.join(allowed)}")
+            raise TriageError(CHOOSE_FROM_THE_LIST[field], field=field)
         if field == "postcode" and value is not None and value not in line.postcodes:
-            raise TriageError(f"postcode {value} is not served by {line.name}")
+            raise TriageError(
+                N_("Postcode %(postcode)s is not served by %(line)s."),
+                field="postcode",
+                postcode=value,
+                line=line.name,
+            )
         # A number typed into the notes belongs in the vault, not in notes and the audit log.
         cleaned[field] = value if field != "notes" else redact_personal_details(value or "")
     return cleaned
@@ -215,9 +308,15 @@ def mark_duplicate(
         )
     ).first()
     if original is None:
-        raise TriageError(f"no request with reference {original_reference.strip()}")
+        raise TriageError(
+            N_("No request of this line has the reference %(reference)s."),
+            field="original_reference",
+            reference=original_reference.strip(),
+        )
     if original.id == help_request.id:
-        raise TriageError("a request cannot be a duplicate of itself")
+        raise TriageError(
+            N_("A request cannot be a duplicate of itself."), field="original_reference"
+        )
     help_request.duplicate_of_id = original.id
     _close(session, help_request, f"duplicate of {original.reference}", operator_id)
     record(
@@ -236,7 +335,7 @@ def cancel_request(
 ) -> HelpRequest:
     """Cancel a request; a reason is required so that nobody wonders later."""
     if not reason.strip():
-        raise TriageError("say why the request is cancelled")
+        raise TriageError(N_("Say why the request is cancelled."), field="reason")
     _close(session, help_request, redact_personal_details(reason.strip()), operator_id)
     session.commit()
     return help_request
@@ -254,8 +353,10 @@ def _close(session: Session, help_request: HelpRequest, reason: str, operator_id
 
 
 def _require_open(help_request: HelpRequest) -> None:
-    if help_request.status in (RequestStatus.DONE, RequestStatus.CANCELLED):
-        raise TriageError(f"the request is {help_request.status}")
+    if help_request.status == RequestStatus.DONE:
+        raise TriageError(N_("The request is done already: nothing can change it."))
+    if help_request.status == RequestStatus.CANCELLED:
+        raise TriageError(N_("The request is cancelled already: nothing can change it."))
 
 
 def log_live_call(
@@ -279,13 +380,13 @@ def log_live_call(
     """
     number = normalise_number(phone_number, line.country)
     if number is None:
-        raise TriageError("that is not a valid phone number")
+        raise TriageError(N_("This is not a valid phone number."), field="phone_number")
     fields = _validated(
         {"language": language, "category": category, "postcode": postcode, "urgency": urgency},
         line,
     )
     if not all(fields.values()):
-        raise TriageError("language, category, postcode and urgency are needed")
+        raise TriageError(N_("Choose the language, what is needed, the postcode and the urgency."))
     contact = store_contact(session, secrets, number)
     help_request = create_help_request(
         session,

@@ -158,7 +158,7 @@ def test_a_request_made_by_phone_appears_in_the_queue_without_a_number(
     help_request = make_call_request(twilio, db_session)
     rows = operator.get("/requests/", headers={"HX-Request": "true"}).get_data(as_text=True)
     # Only the part that htmx swaps in every few seconds.
-    assert rows.lstrip().startswith('<tbody id="queue-rows"')
+    assert rows.lstrip().startswith('<div id="queue"') and "<html" not in rows
     assert help_request.reference in rows
     assert "470123456" not in rows and "470 12 34 56" not in rows
 
@@ -197,7 +197,9 @@ def test_triage_corrects_the_request_and_the_history_says_who(operator, db_sessi
         "meal", "3010", "triaged",
     )  # fmt: skip
     page = operator.get(f"/requests/{help_request.id}").get_data(as_text=True)
-    assert "Olga Peeters" in page and "groceries → meal" in page
+    assert "Olga Peeters" in page
+    assert "Corrected what is needed: groceries or pharmacy → a meal" in page  # words, no codes
+    assert "notes changed" in page and "Belt liefst" not in page.split('class="history"')[1]
     events = db_session.exec(select(AuditEvent.action)).all()
     assert events == ["triaged", "status"]
 
@@ -234,7 +236,7 @@ def test_cancelling_needs_a_reason_and_a_cancelled_request_stays_closed(
         f"/requests/{help_request.id}/triage",
         {"category": "meal", "postcode": "3000", "urgency": "today", "language": "nl"},
     )
-    assert "the request is cancelled" in again.get_data(as_text=True)
+    assert "The request is cancelled already" in again.get_data(as_text=True)
 
 
 def test_a_call_taken_by_hand_becomes_a_request_and_its_number_goes_to_the_vault(

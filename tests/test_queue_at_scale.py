@@ -60,16 +60,28 @@ def fill_queue(app, count: int, *, seed: int = 15, **fixed) -> list[dict]:
     return rows
 
 
+def needs_action_first(row: dict) -> int:
+    """0: stuck (no volunteer found, an offer fell through, a volunteer never reported done),
+    1: to do (new, triaged), 2: in hand (offered, accepted)."""
+    if (
+        row["no_volunteer_at"]
+        or row.get("follow_up_at")
+        or (row["status"] == "triaged" and row.get("assigned_at"))
+    ):
+        return 0
+    return 1 if row["status"] in ("new", "triaged") else 2
+
+
 def queue_order(rows: list[dict]) -> list[int]:
-    """The order the queue promises, worked out in Python: open requests whose offers found
-    no volunteer first, then urgent ones, then the oldest."""
+    """The order the queue promises, worked out in Python: what an operator must act on
+    before what is in hand (requests stuck first), urgent ones first, then the oldest."""
     open_rows = [row for row in rows if row["status"] in OPEN_STATUSES]
     return [
         row["id"]
         for row in sorted(
             open_rows,
             key=lambda row: (
-                row["no_volunteer_at"] is None,
+                needs_action_first(row),
                 row["urgency"] != "today",
                 row["created_at"],
                 row["id"],
@@ -147,11 +159,16 @@ def test_the_queue_rank_follows_every_change_of_status_urgency_and_offers(app, d
     help_request = db_session.get(HelpRequest, row["id"])
     ranks = []
     for change in (
-        {},
-        {"urgency": "today"},
-        {"no_volunteer_at": utcnow()},
-        {"urgency": None},
-        {"status": "done"},
+        {},  # new, in the coming days: to do
+        {"urgency": "today"},  # to do, urgent
+        {"status": "assigned", "assigned_at": utcnow()},  # offered: in hand
+        {"status": "triaged"},  # the volunteer said no: stuck
+        {"status": "assigned"},
+        {"status": "accepted"},  # in hand
+        {"follow_up_at": utcnow()},  # never reported done: stuck
+        {"status": "triaged", "follow_up_at": None, "no_volunteer_at": utcnow()},
+        {"urgency": None},  # stuck, not urgent
+        {"status": "done", "no_volunteer_at": None},
         {"urgency": "today"},
     ):
         for field, value in change.items():
@@ -160,7 +177,7 @@ def test_the_queue_rank_follows_every_change_of_status_urgency_and_offers(app, d
         db_session.commit()
         db_session.refresh(help_request)
         ranks.append(help_request.queue_rank)
-    assert ranks == [3, 2, 0, 1, 5, 4]
+    assert ranks == [3, 2, 4, 0, 4, 4, 0, 0, 1, 7, 6]
 
 
 def test_open_ranks_are_exactly_the_open_statuses(app, db_session):
