@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from hotline import ivr
 from hotline.abuse.refusal import call_refusal, sms_refused
-from hotline.config import Settings
+from hotline.config import LineSettings, Settings, normalise_number
 from hotline.db import DATABASE_UNAVAILABLE_ERRORS, get_engine, get_session
 from hotline.flows import get_flow
 from hotline.http_bounds import plain_text
@@ -141,19 +141,56 @@ def _call_sid() -> str:
 
 def _call_env(line_number_field: str = "To") -> calls.CallEnv:
     """The line, flow and renderer of this call. On the legs the line rings for a caller
-    (an operator, a resident) the line's number is the From: it is the caller ID shown."""
+    (an operator, a resident) the line's number is the From: it is the caller ID shown.
+
+    Built once per line and reused by every webhook after it (the configuration and the
+    flows are fixed for the app's life): building it on every webhook cost a number's
+    normalisation, the voices and the renderer each time.
+    """
     settings = _settings()
-    line = settings.line_for_number(request.form.get(line_number_field))
+    line = _dialled_line(settings, request.form.get(line_number_field))
     flow = get_flow(line.flow)
+    envs = current_app.extensions.setdefault("hotline.call_envs", {})
+    key = (line.slug, request.script_root)  # url_for's answers depend on the mount point
+    env = envs.get(key)
+    if env is None or env.settings is not settings or env.line is not line or env.flow is not flow:
+        env = envs[key] = _new_call_env(settings, line, flow)
+    return env
+
+
+def _dialled_line(settings: Settings, dialled: str | None) -> LineSettings:
+    """``settings.line_for_number``, remembered for the numbers that are a line's own.
+
+    Only a line's public number (its configuration's) is remembered, never any other
+    number a webhook carries, so the cache holds nothing the configuration does not.
+    """
+    known = current_app.extensions.setdefault("hotline.dialled_lines", {})
+    line = known.get(dialled or "")
+    if line is None or settings.lines.get(line.slug) is not line:
+        line = settings.line_for_number(dialled)
+        if dialled and line.phone_number == normalise_number(dialled, "BE"):
+            if len(known) >= DIALLED_LINES_KEPT:
+                known.clear()
+            known[dialled] = line
+    return line
+
+
+# A line's number comes in a few spellings at most ("+3216...", "016 ..."): a handful each.
+DIALLED_LINES_KEPT = 64
+# Distinct menu answers remembered per line: a flow has some dozens of menus per language.
+RENDERED_KEPT = 512
+
+
+def _new_call_env(settings: Settings, line: LineSettings, flow: ivr.Flow) -> calls.CallEnv:
     provider = get_provider()
     voices = {
         language.code: Voice(language=language.code, voice=language.voice, rate=flow.speaking_rate)
         for language in flow.languages.values()
     }
-
     transcription_url = url_for("twilio.voice_transcription") if line.transcribe else None
+    rendered: dict[tuple[int, str], str] = {}
 
-    def render(actions, step: int, plan) -> str:
+    def build(actions, step: int, plan) -> str:
         return provider.render(
             actions,
             action_url=url_for("twilio.voice_step", step=step),
@@ -163,6 +200,21 @@ def _call_env(line_number_field: str = "To") -> calls.CallEnv:
             transcription_url=transcription_url,
             queue=plan if isinstance(plan, QueuePlan) else None,
         )
+
+    def render(actions, step: int, plan) -> str:
+        # A menu's TwiML is the same for every caller who reaches it at that step: built
+        # once, not on every webhook. Numbers in it are tokens (calls.fill puts them in
+        # after this), so what is kept holds none; a Dial's or a queue's plan is not kept.
+        if plan is not None:
+            return build(actions, step, plan)
+        key = (step, repr(actions))
+        answer = rendered.get(key)
+        if answer is None:
+            answer = build(actions, step, None)
+            if len(rendered) >= RENDERED_KEPT:
+                rendered.clear()
+            rendered[key] = answer
+        return answer
 
     urls = calls.CallUrls(
         screen=lambda call_sid, target: url_for("twilio.voice_screen", call=call_sid, to=target),

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import phonenumbers
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from hotline import ivr
@@ -98,7 +100,7 @@ def caller_e164(raw: str | None, country: str) -> str | None:
 
 def answer_call(session: Session, env: CallEnv, *, call_sid: str, caller_number: str | None) -> str:
     """The first webhook of a call: put the caller's number in the vault, greet them."""
-    call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
+    call = call_by_sid(session, call_sid)
     if call is not None:  # Twilio retried the first webhook
         return _replay(session, env, call)
     line = line_row(session, env.settings, env.line.slug)
@@ -108,7 +110,7 @@ def answer_call(session: Session, env: CallEnv, *, call_sid: str, caller_number:
         call_sid=call_sid, line_id=line.id, contact_id=contact.id if contact else None
     )
     turn = ivr.start_call(env.flow, _context(env, call), call_key=call_sid)
-    return _complete_turn(session, env, call, line, turn)
+    return _complete_turn(session, env, call, turn)
 
 
 def continue_call(
@@ -132,21 +134,20 @@ def continue_call(
     does the same: "bridged" after a conversation, anything else ("leave" after * or the
     longest wait, "hangup", "queue-full", "error") leads to the message.
     """
-    call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
+    call = call_by_sid(session, call_sid)
     if call is None:
         raise UnknownCall(call_sid)
     if step != call.step:  # a retry of a step we already answered
         return _replay(session, env, call)
     if recording_sid:
         call.state = {**call.state, "recording_sid": recording_sid}
-    line = line_row(session, env.settings, env.line.slug)
     context = _context(env, call)
     node = env.flow.nodes.get(call.state.get("node", ""))
     masked = isinstance(node, DialNode) and node.target in connections.TARGETS
     if masked and dial_bridged is not None:
         # Put through only if the person rung also accepted with 1.
         dial_bridged = dial_bridged and call.bridged_at is not None
-        _note_masked_call(session, env, call, line, node.target, dial_bridged)
+        _note_masked_call(session, env, call, _line(session, env, call), node.target, dial_bridged)
     if isinstance(node, DialNode) and node.queues and queue_result is not None:
         dial_bridged = queue_result in operator_queue.QUEUE_RESULTS_BRIDGED
         operator_queue.wait_ended(session, call=call, bridged=dial_bridged)
@@ -161,38 +162,87 @@ def continue_call(
             speech=speech or None,
             recording_url_present=bool(recording_sid),
         )
-    return _complete_turn(session, env, call, line, turn)
+    return _complete_turn(session, env, call, turn)
 
 
-def _complete_turn(session: Session, env: CallEnv, call: CallSession, line: Line, turn) -> str:
+def _line(session: Session, env: CallEnv, call: CallSession) -> Line:
+    """The call's line row, read only by the steps that need it (an effect, a dial).
+
+    Most menu steps need none: skipping the read saves a query on every step. Once read
+    (or written by ``answer_call``), the session's identity map answers without SQL.
+    """
+    found = session.get(Line, call.line_id) if call.line_id is not None else None
+    return found if found is not None else line_row(session, env.settings, env.line.slug)
+
+
+def _complete_turn(session: Session, env: CallEnv, call: CallSession, turn) -> str:
     """Carry out the turn's effects, store the new state and the answer, commit once.
 
     The stored answer holds tokens instead of phone numbers; what is sent has them filled in.
     """
 
     def perform(effect: ivr.Effect) -> dict:
-        return _carry_out(session, env, call, line, effect)
+        return _carry_out(session, env, call, _line(session, env, call), effect)
 
     turn = ivr.run_effects(env.flow, turn, _context(env, call), perform)
     plan = None
     if turn.actions and isinstance(turn.actions[-1], ivr.Dial):
         plan = _dial_plan(
-            session, env, call, line, turn.actions[-1].target, step=turn.state["step"]
+            session,
+            env,
+            call,
+            _line(session, env, call),
+            turn.actions[-1].target,
+            step=turn.state["step"],
         )
         if plan is None:  # nobody to ring (any more): straight to the dial's other exit
             after = ivr.operator_fallback(env.flow, turn.state, _context(env, call))
             after = ivr.run_effects(env.flow, after, _context(env, call), perform)
             turn = dataclasses.replace(after, actions=[*turn.actions[:-1], *after.actions])
-    call.state = turn.state
-    call.step = turn.state["step"]
-    call.last_node = turn.state.get("node")
-    call.updated_at = utcnow()
-    call.last_response = env.render(_with_number_tokens(turn.actions), call.step, plan)
-    session.add(call)
+    step = turn.state["step"]
+    _store_turn(
+        session,
+        call,
+        state=turn.state,
+        step=step,
+        last_node=turn.state.get("node"),
+        updated_at=utcnow(),
+        last_response=env.render(_with_number_tokens(turn.actions), step, plan),
+    )
     answer = fill(session, env, call)  # a number it decrypts is audited in this same commit
     session.commit()
     IVR_STEPS.labels(call.last_node or "none").inc()
     return answer
+
+
+def _store_turn(session: Session, call: CallSession, **values: object) -> None:
+    """Write a call's new place in the flow and its answer (committed by the caller).
+
+    A known call's row gets one keyed UPDATE (Core), not the ORM's unit of work, which
+    cost a menu step more than the statement itself; the loaded object is told the new
+    values as the database's, so it stays what the row holds. A new call is added.
+    """
+    if call.id is None:
+        for name, value in values.items():
+            setattr(call, name, value)
+        session.add(call)
+        return
+    session.connection().execute(STORE_TURN, {"call_id": call.id, **values})
+    for name, value in values.items():
+        set_committed_value(call, name, value)
+
+
+def call_by_sid(session: Session, call_sid: str) -> CallSession | None:
+    """The call session of ``call_sid``, if this app answered that call."""
+    return session.exec(CALL_BY_SID, params={"call_sid": call_sid}).first()
+
+
+# Built once: composing a statement cost a webhook more than SQLAlchemy's cached compile.
+# The columns set are the keys given with each execution (see _store_turn).
+CALL_BY_SID = select(CallSession).where(CallSession.call_sid == sa.bindparam("call_sid"))
+STORE_TURN = sa.update(CallSession.__table__).where(
+    CallSession.__table__.c.id == sa.bindparam("call_id")
+)
 
 
 def _dial_plan(
@@ -231,7 +281,7 @@ def party_for_call(
     session: Session, env: CallEnv, call_sid: str, target: str
 ) -> connections.Party | None:
     """The person a call's masked dial rings (for their screening webhooks)."""
-    call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
+    call = call_by_sid(session, call_sid)
     if call is None:
         return None
     return _party(session, env, call, session.get(Line, call.line_id), target)
@@ -239,7 +289,7 @@ def party_for_call(
 
 def accept_masked_call(session: Session, *, call_sid: str) -> None:
     """The person rung pressed 1: the two are put through (the Dial's outcome will say so)."""
-    call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
+    call = call_by_sid(session, call_sid)
     if call is not None:
         call.bridged_at = utcnow()
         session.add(call)
@@ -463,7 +513,7 @@ def record_call_end(
     the call-back message, still asked for a person: they get a call-back request,
     so that no call is lost.
     """
-    call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
+    call = call_by_sid(session, call_sid)
     if call is None or status not in FINAL_CALL_STATUSES:
         return None  # ringing, in-progress... (if the account sends those): not an end
     if call.ended_at is None:
@@ -520,7 +570,7 @@ def _request_due_on_hangup(flow: ivr.Flow, state: dict) -> str | None:
 
 def last_answer(session: Session, env: CallEnv, call_sid: str) -> str | None:
     """The answer last given for a call (to replay when two copies of a webhook raced)."""
-    call = session.exec(select(CallSession).where(CallSession.call_sid == call_sid)).first()
+    call = call_by_sid(session, call_sid)
     return _replay(session, env, call) if call else None
 
 
