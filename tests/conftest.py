@@ -46,6 +46,22 @@ def _process_logging_restored() -> Iterator[None]:
     logging.captureWarnings(False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """argon2id with its cheapest parameters: the same algorithm and code path as production,
+    without its cost (about 0.3 s a hash or a check on this machine: the point in production,
+    over a minute of the run here, where thousands of accounts are made and log in).
+    Processes a test starts (gunicorn, the demo) keep production's parameters."""
+    from argon2 import PasswordHasher, profiles
+
+    from hotline.access import accounts
+
+    production = accounts._hasher
+    accounts._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    accounts._hasher = production
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory) -> Iterator[str]:
     """A real Redis for the whole run: the configured server, or an embedded one."""
