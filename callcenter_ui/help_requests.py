@@ -428,20 +428,14 @@ def _live_call_form(lines: list) -> LiveCallForm:
 
 
 def _chosen_line(form: LiveCallForm, lines: list):
-    """The line a call is logged for: the account's only one, or the one it chose, if the
+    """The line a call is logged for: the account's only one, or the one it chose if the
     access policy lets it work there (None, with the field's error, when not)."""
     if "line" not in form:
         return lines[0]
     settings = _settings()
     slug = form.line.data or ""
-    if slug in settings.lines:
-        row = line_row(get_session(), settings, slug)
-        try:
-            policy.check_line(current_principal(), row.id)
-        except policy.AccessDenied:
-            pass
-        else:
-            return settings.lines[slug]
+    if slug in policy.own_lines(current_principal(), settings.lines):
+        return settings.lines[slug]
     form.line.errors = [*form.line.errors, _("Choose one of your lines.")]
     return None
 
@@ -457,8 +451,9 @@ def new():
         abort(403)  # an account of lines that are no longer configured files nothing
     form = _live_call_form(own_lines)
     status = 200
+    valid = form.validate_on_submit()
     line = _chosen_line(form, own_lines) if form.is_submitted() else None
-    if form.validate_on_submit() and line is not None:
+    if valid and line is not None:
         session = get_session()
         try:
             help_request = triage.log_live_call(

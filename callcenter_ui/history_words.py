@@ -15,6 +15,7 @@ from callcenter_ui.call_words import call_event_text
 from callcenter_ui.offer_words import offer_event_text
 from hotline import vocabulary
 from hotline.models import AuditEvent
+from hotline.retention.anonymise import REMOVED
 from hotline.retention.forget import FORGOTTEN_REASON
 from hotline.vocabulary import N_
 
@@ -30,6 +31,7 @@ FIELD_WORDS = {
 SYSTEM_REASONS = {FORGOTTEN_REASON: N_("resident forgotten")}
 
 
+
 def _value(field: str, value: object) -> str:
     if value in (None, ""):
         return "—"
@@ -38,7 +40,11 @@ def _value(field: str, value: object) -> str:
     return str(value)
 
 
-def _reason(reason: str) -> str:
+def reason_text(reason: str) -> str:
+    """A cancel reason as the reader reads it: the system's own reasons in their language,
+    what the retention purge removed as "(removed)", an operator's words as typed."""
+    if reason == REMOVED:
+        return _("(removed)")
     if reason.startswith("duplicate of "):
         return _("duplicate of %(reference)s", reference=reason.removeprefix("duplicate of "))
     return _(SYSTEM_REASONS[reason]) if reason in SYSTEM_REASONS else reason
@@ -67,7 +73,7 @@ def status_text(detail: dict) -> str:
         new=vocabulary.label(detail.get("to")),
     )
     if detail.get("reason"):
-        text += " " + _("(reason: %(reason)s)", reason=_reason(str(detail["reason"])))
+        text += " " + _("(reason: %(reason)s)", reason=reason_text(str(detail["reason"])))
     return text
 
 
