@@ -28,7 +28,8 @@ MAX_TABS = 80  # a keyboard user gives up long before this
 FOCUSED = """() => {
   const el = document.activeElement;
   if (!el || el === document.body) return "nothing";
-  const name = el.getAttribute("aria-label") || el.labels?.[0]?.innerText || el.innerText || el.value || "";
+  const name = el.getAttribute("aria-label") || el.labels?.[0]?.innerText || el.innerText
+    || el.value || "";
   return `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""} ${name.trim().slice(0, 60)}`;
 }"""
 
@@ -95,8 +96,15 @@ def phone_in_urgent_request(live_app) -> str:
     settings = live_app.extensions["hotline.settings"]
     with Session(live_app.extensions["hotline.engine"]) as session:
         line = line_row(session, settings, "leuven")
-        help_request = create_help_request(session, line=line, contact=None, language="nl",
-                                           postcode="3010", category="meal", urgency="today")  # fmt: skip
+        help_request = create_help_request(
+            session,
+            line=line,
+            contact=None,
+            language="nl",
+            postcode="3010",
+            category="meal",
+            urgency="today",
+        )
         session.commit()
         return help_request.reference
 
