@@ -10,6 +10,7 @@ import random
 import re
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
@@ -193,3 +194,32 @@ def test_a_queue_of_more_than_a_thousand_says_so_without_counting_every_one(app,
 
     assert "more than 1,000 requests" in html
     assert len(references(html)) == QUEUE_PAGE_SIZE
+
+
+def test_every_page_of_the_queue_is_read_from_its_index_never_sorted(app, db_session):
+    """The queue's questions, as list_queue asks them (first page, next page, the stuck
+    ones first), walk ix_help_request_queue in order: no whole-table read, no sort."""
+    engine = app.extensions["hotline.engine"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the plans are SQLite's (PostgreSQL plans by its statistics)")
+    fill_queue(app, 300)
+    statements: list[tuple[str, object]] = []
+
+    def remember(connection, cursor, statement, parameters, context, executemany):
+        if "ORDER BY help_request.queue_rank" in statement:
+            statements.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", remember)
+    try:
+        first = list_queue(db_session, filters=QueueFilters())
+        list_queue(db_session, filters=QueueFilters(), after=first.next_after)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", remember)
+
+    assert len(statements) == 2
+    with engine.connect() as connection:
+        for statement, parameters in statements:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            steps = " | ".join(row[-1] for row in plan)
+            assert "USING INDEX ix_help_request_queue" in steps, steps
+            assert "TEMP B-TREE" not in steps and "SCAN help_request" not in steps, steps
