@@ -176,3 +176,34 @@ def test_an_operator_does_her_whole_job_with_the_keyboard_alone(
         page.keyboard.press("Enter")
     assert page.locator("h1 .badge").first.inner_text() == words("assigned")
     assert "Marie Claes" in page.locator(".assignments").inner_text()
+
+
+def test_the_queue_keeps_her_scroll_position_and_a_filter_she_is_choosing(live_app, page):
+    """Half-way down a long queue, a filter chosen but not yet applied: two refreshes, one
+    with a new request, change neither."""
+    settings = live_app.extensions["hotline.settings"]
+    with Session(live_app.extensions["hotline.engine"]) as session:
+        create_operator(session, username="olga", display_name="Olga Peeters",
+                        password=STAFF_PASSWORD, locale="nl")  # fmt: skip
+        line = line_row(session, settings, "leuven")
+        for _ in range(40):
+            create_help_request(session, line=line, contact=None, language="nl",
+                                postcode="3000", category="meal")  # fmt: skip
+        session.commit()
+    page.set_viewport_size({"width": 1280, "height": 600})
+    page.goto(live_app.base_url + "/login")
+    page.get_by_label("Gebruikersnaam").fill("olga")
+    page.get_by_label("Wachtwoord").fill(STAFF_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/requests/")
+
+    page.select_option("#f-category", "dog")  # chosen, not yet applied
+    page.mouse.wheel(0, 900)
+    until(page, "() => window.scrollY > 500")
+    scrolled = page.evaluate("window.scrollY")
+    arrived = phone_in_urgent_request(live_app)
+    wait_for_refreshes(page, 2)
+
+    assert page.locator(f'tr[data-reference="{arrived}"]').count() == 1  # it did refresh
+    assert abs(page.evaluate("window.scrollY") - scrolled) < 5
+    assert page.locator("#f-category").input_value() == "dog"
