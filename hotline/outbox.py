@@ -20,6 +20,7 @@ from rq.exceptions import DuplicateJobError
 from rq.executions import ExecutionRegistry
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
 from hotline.models import OutboxMessage, utcnow
@@ -111,15 +112,14 @@ def relay_pending(session: Session, connection: redis.Redis, limit: int = 100) -
     ).all()
     sent = 0
     for message_id in ids:
-        claimed = session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.enqueued_at.is_(None))  # type: ignore[union-attr]
-            .values(enqueued_at=utcnow(), attempts=OutboxMessage.attempts + 1)
-        ).rowcount
-        if not claimed:
+        # Claimed and read back in one statement (UPDATE ... RETURNING): the row as it is
+        # now, or nothing when another relay took it first.
+        message = session.execute(
+            CLAIM.values(enqueued_at=utcnow(), last_error=None), {"message_id": message_id}
+        ).first()
+        if message is None:
             session.rollback()
             continue
-        message = session.get(OutboxMessage, message_id, populate_existing=True)
         queue = Queue(message.queue, connection=connection)
         try:
             _enqueue(queue, message)
@@ -139,11 +139,28 @@ def relay_pending(session: Session, connection: redis.Redis, limit: int = 100) -
             # Debug only: the worker's relay says once per outage that Redis is away.
             log.debug("outbox: Redis unavailable, %d row(s) stay pending", len(ids) - sent)
             break
-        message.last_error = None
-        session.add(message)
         session.commit()
+        _forget_loaded(session, message_id)
         sent += 1
     return sent
+
+
+def _forget_loaded(session: Session, message_id: int) -> None:
+    """A row this session holds as an object (its own work, just written) is read again on
+    its next use: the claim changed it behind the ORM's back, and sessions here keep their
+    objects across commits."""
+    loaded = session.identity_map.get(identity_key(OutboxMessage, message_id))
+    if loaded is not None:
+        session.expire(loaded)
+
+
+_OUTBOX = OutboxMessage.__table__
+CLAIM = (
+    sa.update(_OUTBOX)
+    .where(_OUTBOX.c.id == sa.bindparam("message_id"), _OUTBOX.c.enqueued_at.is_(None))
+    .values(attempts=_OUTBOX.c.attempts + 1)
+    .returning(_OUTBOX.c.id, _OUTBOX.c.queue, _OUTBOX.c.job, _OUTBOX.c.payload, _OUTBOX.c.run_at)
+)
 
 
 def _enqueue(queue: Queue, message: OutboxMessage) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import phonenumbers
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlmodel import Session, select
 
 from hotline import ivr
@@ -219,14 +219,19 @@ def _store_turn(session: Session, call: CallSession, **values: object) -> None:
     """Write a call's new place in the flow and its answer (committed by the caller).
 
     A known call's row gets one keyed UPDATE (Core), not the ORM's unit of work, which
-    cost a menu step more than the statement itself; the loaded object is told the new
-    values as the database's, so it stays what the row holds. A new call is added.
+    cost a menu step more than the statement itself. What the turn's effects changed on
+    the call (its request, a keyed-in caller, ...) goes in the same UPDATE, and only
+    that, as the ORM would write it: a column another webhook set meanwhile stays as it
+    is. The loaded object is then told the values are the database's, so it stays what
+    the row holds and the commit has nothing more to write for it. A new call is added.
     """
     if call.id is None:
         for name, value in values.items():
             setattr(call, name, value)
         session.add(call)
         return
+    changed = {name: getattr(call, name) for name in instance_state(call).committed_state}
+    values = {**changed, **values}
     session.connection().execute(STORE_TURN, {"call_id": call.id, **values})
     for name, value in values.items():
         set_committed_value(call, name, value)
