@@ -96,7 +96,7 @@ def labels_for() -> dict[str, str]:
 def queue_waiting_texts() -> dict[str, str]:
     """For each QueueRow.state, what the queue's waiting time says ("%(time)s": 12 min)."""
     return {
-        "to_triage": _("new, waiting for triage for %(time)s"),
+        "to_triage": _("waiting for triage for %(time)s"),
         "to_assign": _("waiting for a volunteer for %(time)s"),
         "no_volunteer_found": _("waiting for a volunteer for %(time)s"),
         "offer_fell_through": _("waiting for a volunteer for %(time)s"),

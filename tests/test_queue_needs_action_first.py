@@ -123,7 +123,7 @@ def test_each_request_says_what_it_waits_for_and_since_when(operator, a_morning)
     def waiting(what: str) -> str:
         return waiting_of(html, a_morning[what])
 
-    assert waiting("new") == "new, waiting for triage for 12 min"
+    assert waiting("new") == "waiting for triage for 12 min"
     assert waiting("triaged, later") == "waiting for a volunteer for 1 h 30 min"
     assert waiting("no volunteer found") == "waiting for a volunteer for 1 h 00 min"
     assert waiting("offer fell through") == "waiting for a volunteer for 3 h 20 min"
