@@ -506,6 +506,63 @@ def _line_and_flow(line_slug: str | None):
     return line, flows[line.flow]
 
 
+@cli.group()
+def line() -> None:
+    """The towns' lines in config.toml: add one."""
+
+
+@line.command("add")
+@click.argument("slug")
+@click.option("--name", prompt="The line's name, as callers hear it (e.g. Tienen Helpt)")
+@click.option("--number", prompt="The public number residents call (e.g. 016 80 57 00)")
+@click.option(
+    "--sms-from",
+    default="",
+    prompt="The mobile number that texts volunteers (empty: no SMS)",
+    help="A mobile number (a geographic number cannot text); empty: no SMS.",
+)
+@click.option("--postcodes", prompt="Postcodes served (e.g. 3300=Tienen, 3320=Hoegaarden)")
+@click.option("--languages", default="nl,fr,en", prompt="Languages, the first first")
+@click.option("--opening-hours", default="08:00-20:00", prompt="Opening hours (HH:MM-HH:MM)")
+@click.option("--register-url", default="", help="Where volunteers register (said by the menu).")
+@click.option("--timezone", default="Europe/Brussels", show_default=True)
+@click.option("--template", default="", help="The flow to copy (default: the first line's).")
+def line_add(slug: str, name: str, number: str, sms_from: str, postcodes: str, languages: str,
+             opening_hours: str, register_url: str, timezone: str, template: str) -> None:
+    """Add the town SLUG: its table in the config file and a copy of a flow, both checked
+    the way the app loads them (nothing is kept when a check fails); prints what to set in
+    Twilio. Asks for whatever is not given as an option."""
+    from hotline.config import DEFAULT_CONFIG_FILE
+    from hotline.towns import NewLine, TownError, add_line, parse_postcodes
+
+    config_file = Path(os.environ.get("HOTLINE_CONFIG") or DEFAULT_CONFIG_FILE)
+    try:
+        added = add_line(
+            config_file,
+            NewLine(
+                slug=slug,
+                name=name.strip(),
+                phone_number=number.strip(),
+                sms_from=sms_from.strip(),
+                postcodes=parse_postcodes(postcodes),
+                languages=tuple(code.strip() for code in languages.split(",") if code.strip()),
+                opening_hours=opening_hours.strip(),
+                register_url=register_url.strip(),
+                timezone=timezone,
+                template=template,
+            ),
+        )
+    except TownError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"ok: [lines.{slug}] in {added.config_file}")
+    click.echo(f"ok: its menu in {added.flow_file} (hotline flow check passes)")
+    for warning in added.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo("\n".join(["", *added.twilio_settings, "",
+                          "Then: restart `hotline serve` and the workers; add operators with "
+                          f"`hotline operator add --line {slug}`."]))
+
+
 @cli.command("fallback-twiml")
 @click.option("--line", "line_slug", help="Line from config.toml (default: the first).")
 def fallback_twiml_command(line_slug: str | None) -> None:

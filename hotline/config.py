@@ -246,15 +246,19 @@ class Settings:
 
     def line_for_number(self, called_number: str | None) -> LineSettings:
         """The line whose public number was dialled; the first line when none matches."""
+        return self.line_dialled(called_number) or next(iter(self.lines.values()))
+
+    def line_dialled(self, called_number: str | None) -> LineSettings | None:
+        """The line whose public number was dialled, or None: no line has that number."""
         normalised = normalise_number(called_number or "", "BE")
         for line in self.lines.values():
-            if line.phone_number == normalised:
+            if normalised and line.phone_number == normalised:
                 return line
-        return next(iter(self.lines.values()))
+        return None
 
-    def line_for_sms(self, to: str | None, messaging_service_sid: str | None) -> LineSettings:
-        """The line an SMS was sent to: by its Messaging Service, its SMS number, then its
-        voice number; the first line when none matches."""
+    def line_texted(self, to: str | None, messaging_service_sid: str | None) -> LineSettings | None:
+        """The line an SMS was sent to (its Messaging Service, its SMS number, then its voice
+        number), or None: no line has that number or service."""
         for line in self.lines.values():
             if messaging_service_sid and line.messaging_service_sid == messaging_service_sid:
                 return line
@@ -262,7 +266,11 @@ class Settings:
         for line in self.lines.values():
             if normalised and line.sms_from == normalised:
                 return line
-        return self.line_for_number(to)
+        return self.line_dialled(to)
+
+    def line_for_sms(self, to: str | None, messaging_service_sid: str | None) -> LineSettings:
+        """The line an SMS was sent to; the first line when none matches."""
+        return self.line_texted(to, messaging_service_sid) or next(iter(self.lines.values()))
 
 
 def normalise_number(raw: str, country: str) -> str | None:
@@ -605,7 +613,24 @@ def _load_lines(table: Any, source: _Source, mode: str) -> dict[str, LineSetting
             retention=_retention_settings(values["retention"], source, f"{prefix}.retention"),
             **_sms_settings(values, source, prefix, country, mode),
         )
+    _require_own_numbers(lines, source)
     return lines
+
+
+def _require_own_numbers(lines: dict[str, LineSettings], source: _Source) -> None:
+    """Each line has its own numbers: the dialled number (or the SMS sender) chooses the
+    line, so two towns sharing one would answer each other's residents."""
+    owners: dict[str, str] = {}
+    for slug, line in lines.items():
+        for key, number in (("phone_number", line.phone_number), ("sms_from", line.sms_from)):
+            if not number:
+                continue
+            other = owners.setdefault(number, f"{slug}.{key}")
+            if other != f"{slug}.{key}" and not other.startswith(f"{slug}."):
+                raise source.error(
+                    f"lines.{slug}.{key}",
+                    f"the same number as lines.{other}: every line needs numbers of its own",
+                )
 
 
 def _retention_settings(table: dict[str, Any], source: _Source, prefix: str) -> RetentionSettings:
