@@ -122,7 +122,6 @@ def test_staff_never_see_a_word_outside_their_language(app, staff, busy_line, la
     assert problems == {}, report(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="queue and request page: reworded by their engineer")
 @pytest.mark.parametrize("language", [code for code in LANGUAGES if code != "en"])
 def test_the_queue_and_the_request_page_are_worded_too(app, staff, busy_line, language):
     problems = untranslated_pages(app, staff, busy_line, language, in_rework=True)
