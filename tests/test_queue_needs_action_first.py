@@ -20,8 +20,6 @@ from hotline.dispatch import new_assignment_code
 from hotline.intake import create_help_request
 from hotline.models import Assignment, HelpRequest, Operator, Volunteer, utcnow
 
-NOW = utcnow()
-
 
 def references(html: str) -> list[str]:
     return re.findall(r'<tr id="request-\d+"[^>]*data-reference="(\d{6})"', html)
@@ -39,6 +37,7 @@ def waiting_of(html: str, reference: str) -> str:
 def a_morning(app, db_session):
     """Seven requests of one morning, each at another point of its life: {what: reference}."""
     settings = app.extensions["hotline.settings"]
+    now = utcnow()  # when the test runs, not when the file was collected minutes before
     line = line_row(db_session, settings, "leuven")
     marie = Volunteer(line_id=line.id, name="Marie Claes", postcode="3000", languages=["nl"])
     db_session.add(marie)
@@ -49,7 +48,7 @@ def a_morning(app, db_session):
             db_session, line=line, contact=None, language="fr", category="meal",
             postcode="3000", urgency=urgency,
         )  # fmt: skip
-        help_request.created_at = NOW - timedelta(minutes=minutes_ago)
+        help_request.created_at = now - timedelta(minutes=minutes_ago)
         help_request.status = status
         for field, value in fields.items():
             setattr(help_request, field, value)
@@ -64,20 +63,20 @@ def a_morning(app, db_session):
                 volunteer_id=marie.id,
                 code=new_assignment_code(db_session, volunteer_id=marie.id),
                 status=status,
-                created_at=NOW - timedelta(minutes=minutes_ago + 5),
-                responded_at=NOW - timedelta(minutes=minutes_ago) if status != "offered" else None,
+                created_at=now - timedelta(minutes=minutes_ago + 5),
+                responded_at=now - timedelta(minutes=minutes_ago) if status != "offered" else None,
             )
         )
 
     morning = {
-        "accepted": request(300, status="accepted", assigned_at=NOW),
-        "offered": request(240, status="assigned", assigned_at=NOW),
+        "accepted": request(300, status="accepted", assigned_at=now),
+        "offered": request(240, status="assigned", assigned_at=now),
         "new": request(12),
         "triaged, later": request(90, status="triaged", urgency="coming_days"),
-        "offer fell through": request(200, status="triaged", assigned_at=NOW),
-        "no volunteer found": request(60, status="triaged", no_volunteer_at=NOW),
+        "offer fell through": request(200, status="triaged", assigned_at=now),
+        "no volunteer found": request(60, status="triaged", no_volunteer_at=now),
         "not reported done": request(
-            2000, status="accepted", assigned_at=NOW, follow_up_at=NOW, urgency="coming_days"
+            2000, status="accepted", assigned_at=now, follow_up_at=now, urgency="coming_days"
         ),
     }
     offer(morning["accepted"], "accepted", 120)
