@@ -98,6 +98,7 @@ QUEUE_RANK_SQL = (
     " WHEN status IN ('new', 'triaged') THEN 2 ELSE 4 END)"
     " + (CASE WHEN urgency = 'today' THEN 0 ELSE 1 END)"
 )
+IN_HAND_QUEUE_RANK = 4  # ranks below it need an operator's action (stuck, to do)
 CLOSED_QUEUE_RANK = 6  # ranks below it are open requests
 
 

@@ -18,6 +18,7 @@ from hotline.intake import create_help_request
 from hotline.lifecycle import change_status
 from hotline.models import (
     CLOSED_QUEUE_RANK,
+    IN_HAND_QUEUE_RANK,
     Assignment,
     HelpRequest,
     Line,
@@ -44,13 +45,6 @@ CHOOSE_FROM_THE_LIST = {
 }
 
 
-# Where a request stands, as the queue says it: what an operator must act on first
-# (stuck, then to do), then what is in hand, then closed (QUEUE_RANK_SQL's groups).
-STUCK = ("no_volunteer_found", "offer_fell_through", "needs_follow_up")
-TO_DO = ("to_triage", "to_assign")
-IN_HAND = ("offered", "accepted")
-
-
 @dataclass(frozen=True)
 class QueueRow:
     """One line of the operators' queue: the request and what is worth knowing at a glance."""
@@ -59,16 +53,19 @@ class QueueRow:
     age: timedelta
     has_message: bool
     called_before: bool  # the same caller (keyed hash) made an earlier request
-    # What the request waits for (STUCK, TO_DO, IN_HAND, or its closed status) and for how
-    # long: the resident's wait while nobody helps yet, else the time since the offer, the
-    # acceptance or the close.
+    # What the request waits for (stuck: no_volunteer_found, offer_fell_through,
+    # needs_follow_up; to do: to_triage, to_assign; in hand: offered, accepted; or its
+    # closed status: QUEUE_RANK_SQL's groups, one by one) and for how long: the resident's
+    # wait while nobody helps yet, else the time since the offer, the acceptance or the close.
     state: str = "to_triage"
     waited: timedelta = timedelta(0)
 
     @property
     def needs_action(self) -> bool:
-        """Whether an operator must do something now (not in hand, not closed)."""
-        return self.state in STUCK or self.state in TO_DO
+        """Whether an operator must do something now (not in hand, not closed): the
+        database's queue_rank, which orders the page, also says under which heading."""
+        rank = self.help_request.queue_rank
+        return rank is not None and rank < IN_HAND_QUEUE_RANK
 
 
 @dataclass(frozen=True)
