@@ -2,8 +2,8 @@
 
 Everything a run makes is its own: a temporary instance folder, a SQLite file there or a
 PostgreSQL database ``bench_<pid>`` (created and dropped; never the ``test`` database the
-test suite uses), and a Redis database of its own (11 for SQLite, 12 for PostgreSQL on
-127.0.0.1:6379; the embedded Redis when no server answers there).
+test suite uses), and a Redis database of its own (one of 8–14 on 127.0.0.1:6379, claimed
+for the run; the embedded Redis when no server answers there).
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "HOTLINE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-REDIS_DB = {"sqlite": 11, "postgresql": 12}
+# The shared Redis server's databases a benchmark run may use. Each run claims one (a key
+# in database 0, with an expiry in case a run is killed): two runs at once, such as CI's
+# SQLite and PostgreSQL runs side by side, once flushed each other's jobs mid-measurement.
+REDIS_DBS = range(8, 15)
+REDIS_CLAIM = "hotline-benchmarks:redis-db:{}"
+REDIS_CLAIM_SECONDS = 4 * 3600
 WEB_WORKERS = 2  # hotline serve's default, and the README's sizing
 
 
@@ -152,9 +157,8 @@ class Environment:
             env["HOTLINE_DATABASE_URL"] = database_url
         else:
             database_url = f"sqlite:///{work / 'instance' / 'hotline.sqlite3'}"
-        redis_url = None
-        if _redis_answers():
-            redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB[database]}"
+        redis_url = _claim_redis_db() if _redis_answers() else None
+        if redis_url:
             env["HOTLINE_REDIS_URL"] = redis_url
         environment = cls(database, work, env, database_url, redis_url, web_port, postgres_name)
         environment.flush_redis()
@@ -283,6 +287,8 @@ class Environment:
             server.stop()
         self.servers = []
         self.flush_redis()
+        if self.redis_url:
+            _release_redis_db(self.redis_url)
         if self.redis_url is None:  # the embedded Redis of the instance folder
             subprocess.run(
                 [
@@ -299,6 +305,25 @@ class Environment:
             _postgres(f'DROP DATABASE IF EXISTS "{self.postgres_name}" WITH (FORCE)')
         if not keep:
             shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _claim_redis_db() -> str | None:
+    """The URL of a database of the shared Redis that no other benchmark run is using (None
+    when all are taken: the run then uses the instance folder's embedded Redis)."""
+    import redis
+
+    claims = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0)
+    for number in REDIS_DBS:
+        if claims.set(REDIS_CLAIM.format(number), os.getpid(), nx=True, ex=REDIS_CLAIM_SECONDS):
+            return f"redis://{REDIS_HOST}:{REDIS_PORT}/{number}"
+    return None
+
+
+def _release_redis_db(redis_url: str) -> None:
+    import redis
+
+    number = int(redis_url.rsplit("/", 1)[1])
+    redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0).delete(REDIS_CLAIM.format(number))
 
 
 def _postgres(statement: str) -> None:
