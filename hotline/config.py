@@ -93,7 +93,17 @@ LINE_KEYS: dict[str, tuple[type, Any]] = {
     "follow_up_after": (str, "1d"),
     # [lines.<slug>.retention]: when personal data goes (hotline.retention, README "Retention")
     "retention": (dict, {}),
+    # Volunteers sign up on /<line>/volunteer (README, "Volunteers sign up"): the safety
+    # instructions (a path pattern with {line} and {language}; empty: the shipped files),
+    # the insurance's text (one, or a table per language) and link.
+    "volunteer_signup": (bool, True),
+    "safety_instructions": (str, ""),
+    "insurance_text": (object, ""),
+    "insurance_url": (str, ""),
 }
+# The shipped safety instructions: <line>.<language>.md, else default.<language>.md.
+SAFETY_INSTRUCTIONS_DIR = PROJECT_ROOT / "safety_instructions"
+SIGNUP_LANGUAGES = ("nl", "fr", "en")
 # key -> default of a line's [retention] table
 RETENTION_KEYS: dict[str, Any] = {"contact_days": 30, "volunteer_days": 365, "purge_at": "03:00"}
 # [limits]: rate limits against abuse (hotline.abuse.limits), "N per period" and several
@@ -104,6 +114,9 @@ LIMIT_KEYS: dict[str, Any] = {
     "sms_per_sender": "20 per 10 minutes",
     "logins_per_ip": "10 per minute",
     "logins_per_username": "5 per minute",
+    # Volunteer sign-up: SMS codes sent to one number, and sign-ups sent from one address.
+    "signup_codes_per_number": "3 per 10 minutes; 6 per day",
+    "signup_codes_per_ip": "10 per hour",
 }
 URGENCY_KEYS = ("today", "coming_days")
 DURATION = re.compile(r"(\d+)\s*(s|m|h|d)")
@@ -160,6 +173,8 @@ class RateLimits:
     sms_per_sender: str = LIMIT_KEYS["sms_per_sender"]
     logins_per_ip: str = LIMIT_KEYS["logins_per_ip"]  # failed logins count, not good ones
     logins_per_username: str = LIMIT_KEYS["logins_per_username"]
+    signup_codes_per_number: str = LIMIT_KEYS["signup_codes_per_number"]
+    signup_codes_per_ip: str = LIMIT_KEYS["signup_codes_per_ip"]
 
 
 @dataclass(frozen=True)
@@ -194,6 +209,12 @@ class LineSettings:
     reminder_after: dict[str, int] = field(default_factory=lambda: {"": 2 * 86400})
     follow_up_after: int = 86400  # seconds after the reminder before operators follow up
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    # Volunteer sign-up (hotline.volunteers.signup): on or off; the safety instructions'
+    # file per language; the insurance's text per language (empty: none) and link.
+    volunteer_signup: bool = True
+    safety_instructions: dict[str, Path] = field(default_factory=dict)
+    insurance_text: dict[str, str] = field(default_factory=dict)
+    insurance_url: str = ""
 
     @property
     def sends_sms(self) -> bool:
@@ -612,6 +633,7 @@ def _load_lines(table: Any, source: _Source, mode: str) -> dict[str, LineSetting
             transcribe=values["transcribe"],
             retention=_retention_settings(values["retention"], source, f"{prefix}.retention"),
             **_sms_settings(values, source, prefix, country, mode),
+            **_signup_settings(values, source, prefix, slug, languages),
         )
     _require_own_numbers(lines, source)
     return lines
@@ -631,6 +653,60 @@ def _require_own_numbers(lines: dict[str, LineSettings], source: _Source) -> Non
                     f"lines.{slug}.{key}",
                     f"the same number as lines.{other}: every line needs numbers of its own",
                 )
+
+
+def _signup_settings(
+    values: dict[str, Any], source: _Source, prefix: str, slug: str, languages: tuple[str, ...]
+) -> dict[str, Any]:
+    """A line's sign-up keys: its safety instructions' files (each language's, found now, so
+    that a missing file stops start-up rather than a volunteer), the insurance's words."""
+    pattern = values["safety_instructions"]
+    wanted = [lang for lang in languages if lang in SIGNUP_LANGUAGES] or ["nl"]
+    files: dict[str, Path] = {}
+    for language in wanted:
+        if pattern:
+            try:
+                name = pattern.format(line=slug, language=language)
+            except (KeyError, IndexError, ValueError):
+                raise source.error(
+                    f"{prefix}.safety_instructions",
+                    "a path with {line} and {language}, e.g. "
+                    '"safety_instructions/{line}.{language}.md"',
+                ) from None
+            path = (source.path.parent / name).resolve()
+            if not path.is_file():
+                raise source.error(
+                    f"{prefix}.safety_instructions", f"{path}: no such file ({language})"
+                )
+        else:
+            path = SAFETY_INSTRUCTIONS_DIR / f"{slug}.{language}.md"
+            if not path.is_file():
+                path = SAFETY_INSTRUCTIONS_DIR / f"default.{language}.md"
+        files[language] = path
+    insurance = values["insurance_text"]
+    if isinstance(insurance, str):
+        insurance_text = {lang: insurance for lang in wanted} if insurance.strip() else {}
+    elif isinstance(insurance, dict) and all(isinstance(v, str) for v in insurance.values()):
+        unknown = set(insurance) - set(SIGNUP_LANGUAGES)
+        if unknown:
+            raise source.error(
+                f"{prefix}.insurance_text",
+                f"unknown language {sorted(unknown)[0]!r} (use {', '.join(SIGNUP_LANGUAGES)})",
+            )
+        insurance_text = {lang: text for lang, text in insurance.items() if text.strip()}
+    else:
+        raise source.error(
+            f"{prefix}.insurance_text", "must be a text, or a table of texts per language"
+        )
+    url = values["insurance_url"].strip()
+    if url and urlsplit(url).scheme not in ("https", "http"):
+        raise source.error(f"{prefix}.insurance_url", f"must be an https:// address, got {url!r}")
+    return {
+        "volunteer_signup": values["volunteer_signup"],
+        "safety_instructions": files,
+        "insurance_text": insurance_text,
+        "insurance_url": url,
+    }
 
 
 def _retention_settings(table: dict[str, Any], source: _Source, prefix: str) -> RetentionSettings:

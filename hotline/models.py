@@ -353,6 +353,10 @@ class SmsMessage(SQLModel, table=True):
     volunteer_id: int | None = Field(default=None, foreign_key="volunteer.id", index=True)
     help_request_id: int | None = Field(default=None, foreign_key="help_request.id", index=True)
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
+    # A text to someone signing up (their confirmation code): no volunteer yet (#13).
+    application_id: int | None = Field(
+        default=None, foreign_key="volunteer_application.id", index=True
+    )
     direction: str = Field(max_length=3)  # in | out
     # out: offer, details, taken, declined, given_back, thanks, reminder, how_to, ...; in: reply
     kind: str = Field(max_length=24)
@@ -471,3 +475,46 @@ class OperatorRing(SQLModel, table=True):
     answered_at: datetime | None = _when(default=None)
     ended_at: datetime | None = _when(default=None)
     operator_id: int | None = Field(default=None, foreign_key="operator.id", index=True)
+
+
+class VolunteerApplication(SQLModel, table=True):
+    """Someone who signed up on the line's public page, waiting for a coordinator (#13).
+
+    The mobile number is in the vault (``contact_id``); ``caller_hash`` (the vault's keyed
+    hash) lets a number sign up once per line. Of the SMS code only a keyed hash is kept.
+    pending_code -> waiting (number confirmed, instructions accepted) -> approved | rejected.
+    """
+
+    __tablename__ = "volunteer_application"
+    __table_args__ = (
+        sa.UniqueConstraint("line_id", "caller_hash", name="uq_volunteer_application_caller"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    line_id: int = Field(foreign_key="line.id", index=True)
+    status: str = Field(default="pending_code", max_length=16, index=True)
+    name: str = Field(max_length=120)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    caller_hash: str = Field(max_length=64)
+    postcode: str = Field(max_length=8)
+    language: str = Field(default="nl", max_length=8)  # the page's language: the SMS's too
+    languages: list = Field(default_factory=list, sa_type=JSON)
+    skills: list = Field(default_factory=list, sa_type=JSON)
+    availability: dict = Field(default_factory=dict, sa_type=JSON)  # empty: any time
+    has_car: bool = False
+    # The version of the safety instructions accepted (front matter and text hash), and when.
+    safety_version: str = Field(default="", max_length=80)
+    safety_accepted_at: datetime | None = _when(default=None)
+    insurance_read_at: datetime | None = _when(default=None)
+    insurance_registered_at: datetime | None = _when(default=None)  # "I am registered"
+    # The SMS code: a keyed hash, when it stops working, tries and sends so far.
+    code_hash: str | None = Field(default=None, max_length=64)
+    code_expires_at: datetime | None = _when(default=None)
+    code_attempts: int = 0
+    codes_sent: int = 0
+    confirmed_at: datetime | None = _when(default=None)
+    volunteer_id: int | None = Field(default=None, foreign_key="volunteer.id")
+    decided_by_id: int | None = Field(default=None, foreign_key="operator.id")
+    decided_at: datetime | None = _when(default=None)
+    created_at: datetime = _when(default_factory=utcnow, index=True)
+    updated_at: datetime = _when(default_factory=utcnow)

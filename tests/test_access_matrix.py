@@ -536,7 +536,13 @@ def test_leuvens_own_operator_and_token_still_reach_leuven(two_towns_app):
 def test_every_table_with_a_line_has_a_policy_filter():
     from hotline.access import policy
 
-    filtered = {"help_request", "volunteer", "volunteer_lead", "blocked_caller"}
+    filtered = {
+        "help_request",
+        "volunteer",
+        "volunteer_lead",
+        "blocked_caller",
+        "volunteer_application",
+    }
     with_line = {
         table.name for table in SQLModel.metadata.sorted_tables if "line_id" in table.columns
     }

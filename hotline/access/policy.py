@@ -17,10 +17,10 @@ The rules, in words:
 
 - Operators and coordinators work on the requests, volunteers, calls and recordings of
   their own lines; an account with no lines works on every line.
-- Only coordinators follow up volunteer leads, manage accounts and read other accounts'
-  tokens and the audit log; they manage only accounts whose lines are all their own
-  (an account of every line only when they have every line themselves), and they
-  cannot give lines they do not have.
+- Only coordinators follow up volunteer leads, approve volunteers who signed up, manage
+  accounts and read other accounts' tokens and the audit log; they manage only accounts
+  whose lines are all their own (an account of every line only when they have every line
+  themselves), and they cannot give lines they do not have.
 - Everyone manages their own API tokens; a token acts exactly as its account.
 
 No Flask and no HTML here: the web layer turns the two denials into 404 and 403.
@@ -45,6 +45,7 @@ from hotline.models import (
     Line,
     Operator,
     Volunteer,
+    VolunteerApplication,
     VolunteerLead,
 )
 
@@ -156,6 +157,11 @@ def volunteer_filter(principal: Principal) -> Any:
 def lead_filter(principal: Principal) -> Any:
     """The volunteer leads (people who phoned to offer help) the principal sees."""
     return on_lines(principal, VolunteerLead.line_id)
+
+
+def application_filter(principal: Principal) -> Any:
+    """The volunteer sign-ups (from the public page) the principal sees: its lines'."""
+    return on_lines(principal, VolunteerApplication.line_id)
 
 
 def blocked_caller_filter(principal: Principal) -> Any:
@@ -305,6 +311,16 @@ def check_follow_up_lead(principal: Principal, lead: VolunteerLead | None) -> Vo
     if not principal.is_coordinator:
         raise NotAllowed("follow up leads")
     return lead  # type: ignore[return-value]
+
+
+def check_application(
+    principal: Principal, application: VolunteerApplication | None
+) -> VolunteerApplication:
+    """A sign-up of one of the principal's lines, which only its coordinators approve or reject."""
+    if application is None or not principal.sees_line(application.line_id):
+        raise NotVisible("application", getattr(application, "id", None))
+    check_coordinator(principal)
+    return application
 
 
 def check_call(principal: Principal, call: CallSession | None) -> CallSession:

@@ -33,7 +33,15 @@ from sqlmodel import Session, col, select
 
 from hotline.audit import record
 from hotline.config import Settings
-from hotline.models import Assignment, Contact, Line, SmsMessage, Volunteer, utcnow
+from hotline.models import (
+    Assignment,
+    Contact,
+    Line,
+    SmsMessage,
+    Volunteer,
+    VolunteerApplication,
+    utcnow,
+)
 from hotline.outbox import JOB_TIMEOUT, add_work
 from hotline.privacy import reveal_number
 from hotline.telephony import Provider, TelephonyError
@@ -73,16 +81,22 @@ class SendResult:
 def queue_text(
     session: Session,
     *,
-    volunteer: Volunteer,
+    volunteer: Volunteer | None = None,
+    application: VolunteerApplication | None = None,
     kind: str,
     body: str,
     help_request_id: int | None = None,
     assignment_id: int | None = None,
 ) -> SmsMessage:
-    """Write a text to ``volunteer`` and the work to send it, in the caller's transaction."""
+    """Write a text to ``volunteer`` (or to someone signing up, ``application``) and the work
+    to send it, in the caller's transaction."""
+    addressee = volunteer if volunteer is not None else application
+    if addressee is None:
+        raise ValueError("queue_text: a volunteer or an application is needed")
     sms = SmsMessage(
-        line_id=volunteer.line_id,
-        volunteer_id=volunteer.id,
+        line_id=addressee.line_id,
+        volunteer_id=volunteer.id if volunteer is not None else None,
+        application_id=application.id if application is not None else None,
         help_request_id=help_request_id,
         assignment_id=assignment_id,
         direction="out",
@@ -116,8 +130,13 @@ def send_text(
     sms = session.get(SmsMessage, sms_id)
     if sms is None or sms.status not in (PENDING, SUBMITTING):
         return SendResult(sms)
-    volunteer = session.get(Volunteer, sms.volunteer_id)
-    contact = session.get(Contact, volunteer.contact_id) if volunteer.contact_id else None
+    # The addressee: a volunteer, or someone signing up who is none yet (their code).
+    volunteer = session.get(Volunteer, sms.volunteer_id) if sms.volunteer_id else None
+    addressee = volunteer or (
+        session.get(VolunteerApplication, sms.application_id) if sms.application_id else None
+    )
+    contact_id = addressee.contact_id if addressee is not None else None
+    contact = session.get(Contact, contact_id) if contact_id else None
     if sms.status == SUBMITTING:
         if sms.submitted_at > utcnow() - SUBMIT_LEASE:
             raise SendingUnderWay(f"sms {sms.id}: an earlier attempt may still be under way")
@@ -131,7 +150,7 @@ def send_text(
     if sms.kind == "offer" and assignment is not None and assignment.status != "offered":
         # Withdrawn (or answered another way) before the SMS left: nothing to ask any more.
         return _not_sent(session, sms, OFFER_CLOSED)
-    if volunteer.sms_opted_out_at is not None:
+    if volunteer is not None and volunteer.sms_opted_out_at is not None:
         return _not_sent(session, sms, OPTED_OUT)
     if contact is None:
         return _not_sent(session, sms, NO_NUMBER)
@@ -256,7 +275,10 @@ def _recorded(
     if recovered:
         log.warning("sms %s: an interrupted attempt had sent it; not sent again", sms.id)
     else:
-        log.info("sms %s (%s) sent to volunteer %s", sms.id, sms.kind, sms.volunteer_id)
+        to = (
+            f"volunteer {sms.volunteer_id}" if sms.volunteer_id else f"sign-up {sms.application_id}"
+        )
+        log.info("sms %s (%s) sent to %s", sms.id, sms.kind, to)
     return SendResult(sms, message_sid=message_sid)
 
 
