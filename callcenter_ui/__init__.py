@@ -30,6 +30,7 @@ from callcenter_ui import (
     language,
     live_calls,
     offer_words,
+    public_pages,
     retention,
     volunteers,
 )
@@ -98,6 +99,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(language.blueprint)
     errors.init_app(app)
+    public_pages.init_app(app)  # a line's public page and its neighbour card: no login
 
     @app.get("/favicon.ico", endpoint="favicon")
     def _favicon():

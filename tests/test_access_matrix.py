@@ -46,7 +46,8 @@ from tests.conftest import STAFF_PASSWORD, StaffClient, two_towns_config
 
 # --- how every route is classified ---------------------------------------------------------
 #
-# PUBLIC       no staff login: Twilio's signed webhooks, health, static files, the login page.
+# PUBLIC       no staff login: Twilio's signed webhooks, health, static files, the login page,
+#              a line's public page and neighbour card.
 # LEUVEN_ID    takes the id of one of Leuven's things: 404 or 403 for Tienen's staff.
 # OWN_LINES    a list or a page of the account's own: 200 (or 4xx) without any of Leuven's data.
 # SESSION      ends the caller's own session (logout): must not fail nor touch Leuven.
@@ -87,6 +88,9 @@ ROUTES: dict[str, set[str]] = {
     "twilio.queue_bridged": {PUBLIC},
     "twilio.queue_key": {PUBLIC},
     "twilio.queue_wait": {PUBLIC},
+    # a line's public page and neighbour card (#13): counts only (tests/test_public_page.py)
+    "public.line_page": {PUBLIC},
+    "public.neighbour_card": {PUBLIC},
     # the account's own
     "auth.home": {OWN_LINES},
     "auth.logout": {SESSION},

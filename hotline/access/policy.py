@@ -22,6 +22,8 @@ The rules, in words:
   whose lines are all their own (an account of every line only when they have every line
   themselves), and they cannot give lines they do not have.
 - Everyone manages their own API tokens; a token acts exactly as its account.
+- A visitor of a line's public pages (no login) is :func:`public_visitor` of that line
+  alone: it gets counts of that line's requests (``hotline.public.needs``), never a row.
 
 No Flask and no HTML here: the web layer turns the two denials into 404 and 403.
 """
@@ -50,6 +52,7 @@ from hotline.models import (
 )
 
 OPERATOR, COORDINATOR, ADMINISTRATOR = "operator", "coordinator", "system"
+PUBLIC = "public"  # a visitor of one line's public page: counts only
 
 
 class AccessDenied(Exception):
@@ -107,6 +110,13 @@ class Principal:
 
 # The command line: whoever runs `hotline ...` on the server administers the installation.
 SYSTEM = Principal(id=None, role=ADMINISTRATOR, line_ids=None, line_slugs=None)
+
+
+def public_visitor(line_id: int, slug: str) -> Principal:
+    """Whoever opens line ``slug``'s public page: that line alone, no account, no role."""
+    return Principal(
+        id=None, role=PUBLIC, line_ids=frozenset({line_id}), line_slugs=frozenset({slug})
+    )
 
 
 def principal_for(session: Session, operator: Operator) -> Principal:
